@@ -1,0 +1,87 @@
+"""Losses against numbers worked out by hand."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stseg_jax import losses
+
+
+def _two_class_logits(true_probs):
+  """Logits (1, 1, n, 2) whose class-1 probability is each of `true_probs`."""
+  p = np.asarray(true_probs, np.float64)
+  logit1 = np.log(p / (1 - p))
+  logits = np.stack([np.zeros_like(logit1), logit1], -1)
+  return jnp.asarray(logits[None, None], jnp.float32)
+
+
+def test_cross_entropy_by_hand_with_ignore():
+  logits = jnp.array([[[[0.0, math.log(3.0)], [5.0, -5.0]]]])  # (1,1,2,2)
+  labels = jnp.array([[[1, 255]]])
+  assert losses.cross_entropy(logits, labels) == pytest.approx(-math.log(0.75), rel=1e-6)
+
+
+def test_cross_entropy_all_ignored_is_zero_not_nan():
+  logits = jnp.ones((1, 2, 2, 3))
+  labels = jnp.full((1, 2, 2), 255)
+  assert float(losses.cross_entropy(logits, labels)) == 0.0
+
+
+def test_cross_entropy_bf16_logits_computed_in_f32():
+  logits = jnp.array([[[[0.0, math.log(3.0)]]]], jnp.bfloat16)
+  loss = losses.cross_entropy(logits, jnp.array([[[1]]]))
+  assert loss.dtype == jnp.float32
+  assert float(loss) == pytest.approx(-math.log(0.75), rel=1e-2)
+
+
+def test_ohem_keeps_pixels_below_threshold():
+  logits = _two_class_logits([0.9, 0.6, 0.5, 0.95])
+  labels = jnp.ones((1, 1, 4), jnp.int32)
+  loss = losses.ohem_cross_entropy(logits, labels, thresh=0.7, min_kept=1)
+  expected = (-math.log(0.6) - math.log(0.5)) / 2
+  assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_ohem_min_kept_raises_threshold():
+  logits = _two_class_logits([0.9, 0.6, 0.5, 0.95])
+  labels = jnp.ones((1, 1, 4), jnp.int32)
+  # Sorted probabilities 0.5, 0.6, 0.9, 0.95: the 3rd index (0.95) becomes the
+  # threshold, so the three pixels below it count.
+  loss = losses.ohem_cross_entropy(logits, labels, thresh=0.7, min_kept=3)
+  expected = (-math.log(0.9) - math.log(0.6) - math.log(0.5)) / 3
+  assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_ohem_ignores_ignored_pixels():
+  logits = _two_class_logits([0.1, 0.6, 0.5])
+  labels = jnp.array([[[255, 1, 1]]])
+  loss = losses.ohem_cross_entropy(logits, labels, thresh=0.7, min_kept=0)
+  assert float(loss) == pytest.approx((-math.log(0.6) - math.log(0.5)) / 2, rel=1e-5)
+
+
+def test_ohem_gradient_flows_only_through_kept_pixels():
+  logits = _two_class_logits([0.9, 0.5])
+  labels = jnp.ones((1, 1, 2), jnp.int32)
+  grad = jax.grad(lambda x: losses.ohem_cross_entropy(x, labels, min_kept=0))(logits)
+  assert np.all(np.asarray(grad[0, 0, 0]) == 0)
+  assert np.any(np.asarray(grad[0, 0, 1]) != 0)
+
+
+def test_aux_weighting():
+  logits = _two_class_logits([0.75])
+  aux = _two_class_logits([0.5])
+  labels = jnp.ones((1, 1, 1), jnp.int32)
+  loss = losses.segmentation_loss({'logits': logits, 'aux_logits': aux}, labels,
+                                  aux_weight=0.4)
+  assert float(loss) == pytest.approx(-math.log(0.75) - 0.4 * math.log(0.5), rel=1e-5)
+
+
+def test_soft_cross_entropy_equals_hard_for_one_hot_targets():
+  rng = np.random.default_rng(0)
+  logits = jnp.asarray(rng.normal(size=(2, 3, 4, 5)), jnp.float32)
+  labels = jnp.asarray(rng.integers(0, 5, size=(2, 3, 4)))
+  one_hot = jax.nn.one_hot(labels, 5)
+  soft = losses.soft_cross_entropy(logits, one_hot, jnp.ones(labels.shape, bool))
+  assert float(soft) == pytest.approx(float(losses.cross_entropy(logits, labels)), rel=1e-6)
