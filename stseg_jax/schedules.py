@@ -1,0 +1,78 @@
+"""Crop-size schedules of paper section 3.3 (Fig. 2, Table 4) and their batch sizes.
+
+A schedule is the crop size of every epoch. Smaller crops buy bigger batches
+at a fixed pixel budget (paper: batch 16 at 800, up to 64 at small crops), and
+the learning rate follows images seen, not steps, so schedules with different
+batch sizes decay alike (`poly_lr`, shared with the optimizer).
+"""
+from stseg_jax.optim import poly_lr  # noqa: F401  One formula for the optimizer and here.
+
+SCHEDULES = ('constant', 'coarse2fine', 'fine2coarse', 'coarse2fine+', 'fine2coarse+')
+
+
+def _blocks(num_epochs, sizes):
+  """Ascending sizes, each held for an equal run of epochs; spare epochs go to the largest."""
+  per, spare = divmod(num_epochs, len(sizes))
+  counts = [per + (k >= len(sizes) - spare) for k in range(len(sizes))]
+  return [s for s, n in zip(sizes, counts) for _ in range(n)]
+
+
+def _schedule(name, num_epochs, sizes):
+  """The schedule without warm-up; sizes ascending."""
+  if name == 'constant':
+    return [sizes[-1]] * num_epochs
+  if name == 'coarse2fine':
+    return _blocks(num_epochs, sizes)
+  if name == 'fine2coarse':
+    return _blocks(num_epochs, sizes)[::-1]
+  if name == 'coarse2fine+':
+    return [sizes[e % len(sizes)] for e in range(num_epochs)]
+  if name == 'fine2coarse+':
+    return [sizes[-1 - e % len(sizes)] for e in range(num_epochs)]
+  raise ValueError(f'unknown crop schedule {name!r}; known: {", ".join(SCHEDULES)}')
+
+
+def crop_schedule(name, num_epochs, crop_sizes, warmup_epochs=0):
+  """Crop size per epoch: `warmup_epochs` at the largest crop, then `name`.
+
+  Paper section 3.3 (crop_sizes e.g. 400, 480, ..., 800):
+  - constant: the largest crop every epoch (the baseline of Table 4).
+  - coarse2fine: "we first use small crop sizes such as 400 in the early
+    epochs, then change to 480, 560, 640, 720 and eventually 800 for the rest
+    of the training. Each crop size stays constant for several epochs". Here
+    each size gets num_epochs // len(sizes) epochs; the remainder goes to the
+    largest sizes, one each.
+  - fine2coarse: "a large crop size such as 800 in the early epochs, then
+    change to 720, 640, 560, 480 and 400". Exactly coarse2fine reversed, so
+    both spend the same epochs (and compute) at each size.
+  - coarse2fine+: "we iterate the crop size every epoch to maximize the scale
+    variation during model learning ... crop size 400 for epoch 0, 480 for
+    epoch 1, 560 for epoch 2, and so on": the sizes in ascending order, one
+    epoch each, cycled (a sawtooth 400..800, 400..800, ...).
+  - fine2coarse+: "the reverse process of (3) where we start with a larger
+    (finer) crop": the descending cycle 800..400, 800..400, ... . (The paper
+    does not say what follows 800; a sawtooth is the reading under which the
+    reverse differs from coarse2fine+ other than by phase.)
+  Warm-up (Table 4, "a large crop size of 800 in the first 20 epochs") comes
+  first; the schedule then starts afresh over the remaining epochs.
+  """
+  sizes = sorted(set(int(c) for c in crop_sizes))
+  if not sizes:
+    raise ValueError('crop_sizes is empty')
+  if not 0 <= warmup_epochs <= num_epochs:
+    raise ValueError(f'warmup_epochs={warmup_epochs} not in [0, num_epochs={num_epochs}]')
+  return [sizes[-1]] * warmup_epochs + _schedule(name, num_epochs - warmup_epochs, sizes)
+
+
+def batch_size_for_crop(crop, base_crop, base_batch, max_batch, multiple_of=1):
+  """Batch at the pixel budget base_batch * base_crop^2, capped at max_batch.
+
+  Floored to a multiple of `multiple_of` (the device count), never below it.
+  """
+  batch = min(base_batch * base_crop ** 2 // crop ** 2, max_batch)
+  return max(multiple_of, batch // multiple_of * multiple_of)
+
+
+def buckets(schedule):
+  """The distinct crop sizes a schedule uses, ascending (one compile each)."""
+  return sorted(set(schedule))
