@@ -1,0 +1,1 @@
+"""Self-training for semantic segmentation in JAX/Flax."""

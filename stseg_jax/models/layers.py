@@ -1,0 +1,115 @@
+"""Layers shared by the segmentation heads: conv-BN-ReLU, resizing, pooling."""
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from stseg_jax.models import resnet
+from stseg_jax.models import wideresnet38
+
+
+def resize_bilinear(x, size):
+  """Bilinear NHWC resize to `size`, as torch's align_corners=False."""
+  # jax.image.resize samples at half-pixel centres, as torch does with
+  # align_corners=False. antialias=False keeps downsampling a plain 2-tap
+  # interpolation (torch's behaviour) rather than a box-filtered one.
+  # It contracts with dense (out, in) weight matrices, which inflates XLA's
+  # FLOP count; on CPU its gradient still beat a 2-tap gather (scatter-add).
+  n, _, _, c = x.shape
+  return jax.image.resize(x, (n, *size, c), 'bilinear', antialias=False)
+
+
+def _pool_matrix(size, bins):
+  """(bins, size) averaging matrix with torch AdaptiveAvgPool windows."""
+  m = np.zeros((bins, size), np.float32)
+  for i in range(bins):
+    start, end = (i * size) // bins, -(-(i + 1) * size // bins)  # floor, ceil
+    m[i, start:end] = 1.0 / (end - start)
+  return m
+
+
+def adaptive_avg_pool(x, bins):
+  """Averages NHWC `x` to (bins, bins) cells, as torch AdaptiveAvgPool2d."""
+  # Windows may overlap when H is not a multiple of `bins`, so pooling is two
+  # small matrix products rather than a reshape-and-mean. Weights like 1/3
+  # stay float32: in bfloat16 they would bias every average.
+  ph = _pool_matrix(x.shape[1], bins)
+  pw = _pool_matrix(x.shape[2], bins)
+  y = jnp.einsum('ih,nhwc,jw->nijc', ph, x.astype(jnp.float32), pw)
+  return y.astype(x.dtype)
+
+
+def batch_norm(train, dtype, name=None):
+  """BatchNorm with the project settings (torch-equivalent momentum 0.1)."""
+  # No axis_name: under jax.jit with a sharded batch the statistics are global.
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                      epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32,
+                      name=name)
+
+
+class ConvBN(nn.Module):
+  """Bias-free convolution, BatchNorm and an optional activation."""
+  features: int
+  kernel: int = 1
+  strides: int = 1
+  dilation: int = 1
+  groups: int = 1
+  act: Callable[[Any], Any] | None = nn.relu
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = nn.Conv(self.features, (self.kernel, self.kernel),
+                strides=self.strides, kernel_dilation=self.dilation,
+                padding=[(self.dilation * (self.kernel // 2),) * 2] * 2,
+                feature_group_count=self.groups, use_bias=False,
+                dtype=self.dtype, param_dtype=jnp.float32)(x)
+    x = batch_norm(train, self.dtype)(x)
+    return x if self.act is None else self.act(x)
+
+
+class Classifier(nn.Module):
+  """1x1 convolution with bias that produces per-pixel class logits."""
+  num_classes: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    return nn.Conv(self.num_classes, (1, 1), dtype=self.dtype,
+                   param_dtype=jnp.float32)(x)
+
+
+class PyramidPooling(nn.Module):
+  """PSP pyramid pooling: pooled branches upsampled and concatenated to `x`."""
+  bins: Sequence[int] = (1, 2, 3, 6)
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    size, features = x.shape[1:3], x.shape[-1] // len(self.bins)
+    branches = [x]
+    for b in self.bins:
+      y = ConvBN(features, dtype=self.dtype)(adaptive_avg_pool(x, b), train)
+      branches.append(resize_bilinear(y, size))
+    return jnp.concatenate(branches, axis=-1)
+
+
+# Backbones by name; each takes output_stride and dtype keyword arguments.
+BACKBONES = {
+    'resnet50': resnet.resnet50,
+    'resnet101': resnet.resnet101,
+    'resnext50_32x4d': resnet.resnext50_32x4d,
+    'wideresnet38': wideresnet38.WideResNet38,
+}
+
+
+def make_backbone(backbone, output_stride, dtype):
+  """Builds a backbone from a BACKBONES name or a constructor (kwargs)."""
+  # The converter loads pretrained weights into params['backbone'].
+  if isinstance(backbone, str):
+    backbone = BACKBONES[backbone]  # models.create checks names early.
+  return backbone(output_stride=output_stride, dtype=dtype, name='backbone')

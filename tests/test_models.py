@@ -1,0 +1,174 @@
+"""Shape, parameter and numerics tests for the segmentation models."""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stseg_jax import models
+from stseg_jax.models import layers
+from stseg_jax.models.summary import random_variables
+
+# Scaled-down CamVid (360x480) and KITTI (368x1224) shapes: odd on purpose.
+ODD_SIZES = [(45, 60), (46, 153)]
+
+
+class TinyBackbone(nn.Module):
+  """Stand-in with the backbone contract, small enough to compile in ~1 s."""
+  output_stride: int = 16
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    conv = lambda c, s=2: layers.ConvBN(c, 3, s, dtype=self.dtype)
+    low = conv(8)(conv(8)(x, train), train)  # Stride 4.
+    aux = conv(16)(low, train)  # Stride 8.
+    if self.output_stride == 16:
+      aux = conv(16)(aux, train)
+    return {'low_level': low, 'aux': aux, 'out': conv(32, 1)(aux, train)}
+
+
+def _init(model, shape=(1, 32, 32, 3)):
+  # Params do not depend on the spatial size, so one small init serves all.
+  return jax.jit(model.init)(jax.random.key(0), jnp.zeros(shape))
+
+
+def _images(n, h, w):
+  return jax.random.normal(jax.random.key(1), (n, h, w, 3))
+
+
+@pytest.fixture(scope='module')
+def fast_scnn_vars():
+  return _init(models.create('fast_scnn', 19))
+
+
+def _resize_reference(x, out):
+  """torch align_corners=False bilinear along axis 0, written out by hand."""
+  src = np.maximum((np.arange(out) + 0.5) * len(x) / out - 0.5, 0.0)
+  i0 = np.floor(src).astype(int)
+  i1 = np.minimum(i0 + 1, len(x) - 1)
+  lam = src - i0
+  return x[i0] * (1 - lam) + x[i1] * lam
+
+
+@pytest.mark.parametrize('size_in,size_out', [(3, 7), (7, 3), (5, 5), (4, 8)])
+def test_resize_bilinear_matches_torch_formula(size_in, size_out):
+  x = np.random.default_rng(0).normal(size=size_in).astype(np.float32)
+  got = layers.resize_bilinear(jnp.asarray(x)[None, :, None, None],
+                               (size_out, 1))
+  np.testing.assert_allclose(got[0, :, 0, 0], _resize_reference(x, size_out),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_avg_pool_hand_example():
+  x = (10.0 * np.arange(5)[:, None] + np.arange(3)[None, :])[None, ..., None]
+  # H=5 into 2 bins: rows [0, 3) and [2, 5); W=3: cols [0, 2) and [1, 3).
+  got = layers.adaptive_avg_pool(jnp.asarray(x, jnp.float32), 2)
+  np.testing.assert_allclose(got[0, ..., 0], [[10.5, 11.5], [30.5, 31.5]])
+  # More bins than rows: windows [0,1) [0,2) [1,3) [2,4) [3,5) [4,5).
+  got = layers.adaptive_avg_pool(jnp.asarray(x[:, :, :1], jnp.float32), 6)
+  np.testing.assert_allclose(got[0, :, 0, 0], [0, 5, 15, 25, 35, 40])
+
+
+def test_fast_scnn_param_count():
+  variables = jax.eval_shape(models.create('fast_scnn', 19).init,
+                             jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
+  total = models.param_count(variables)
+  paths = jax.tree_util.tree_leaves_with_path(variables['params'])
+  bn = sum(x.size for p, x in paths if 'BatchNorm' in jax.tree_util.keystr(p))
+  # The paper's 1.11M matches the count without BatchNorm scales and biases
+  # (folded at inference); with them it is the 1.14M PyTorch ports report.
+  assert total == 1_137_795
+  assert abs(total - bn - 1.11e6) / 1.11e6 < 0.02
+  assert abs(total - 1.14e6) / 1.14e6 < 0.02
+
+
+@pytest.mark.parametrize('size', ODD_SIZES)
+def test_fast_scnn_shapes(fast_scnn_vars, size):
+  model = models.create('fast_scnn', 19)
+  out = jax.jit(model.apply)(fast_scnn_vars, _images(2, *size))
+  assert set(out) == {'logits'}
+  assert out['logits'].shape == (2, *size, 19)
+  assert out['logits'].dtype == jnp.float32
+  assert np.isfinite(np.asarray(out['logits'])).all()
+
+
+def test_fast_scnn_full_camvid_size(fast_scnn_vars):
+  model = models.create('fast_scnn', 19)
+  out = jax.jit(model.apply)(fast_scnn_vars, _images(1, 360, 480))
+  assert out['logits'].shape == (1, 360, 480, 19)
+
+
+@pytest.mark.parametrize('name,options,aux', [
+    ('deeplabv3plus', {}, False),
+    ('deeplabv3plus', {'output_stride': 8}, False),
+    ('pspnet', {}, True),
+    ('pspnet', {'aux_head': False, 'output_stride': 16}, False),
+])
+def test_backbone_models_shapes(name, options, aux):
+  model = models.create(name, 7, backbone=TinyBackbone, **options)
+  variables = random_variables(model)
+  assert 'backbone' in variables['params']
+  apply = jax.jit(model.apply)
+  for size in ODD_SIZES:
+    out = apply(variables, _images(1, *size))
+    assert set(out) == ({'logits', 'aux_logits'} if aux else {'logits'})
+    for v in out.values():
+      assert v.shape == (1, *size, 7) and v.dtype == jnp.float32
+
+
+@pytest.mark.parametrize('name,backbone', [
+    ('deeplabv3plus', 'resnet50'),
+    ('deeplabv3plus', 'resnext50_32x4d'),
+    ('deeplabv3plus', 'wideresnet38'),
+    ('pspnet', 'resnet101'),
+])
+def test_real_backbones_shapes(name, backbone):
+  # eval_shape traces without compiling: checks wiring, not numerics.
+  model = models.create(name, 19, backbone=backbone, output_stride=16)
+  x = jax.ShapeDtypeStruct((1, 46, 153, 3), jnp.float32)
+  variables = jax.eval_shape(model.init, jax.random.key(0), x)
+  assert 'backbone' in variables['params']
+  out = jax.eval_shape(model.apply, variables, x)
+  assert out['logits'].shape == (1, 46, 153, 19)
+  assert ('aux_logits' in out) == (name == 'pspnet')
+
+
+def test_bfloat16_compute_float32_params_and_logits(fast_scnn_vars):
+  model = models.create('fast_scnn', 19, dtype='bfloat16')
+  shapes = jax.eval_shape(model.init, jax.random.key(0),
+                          jnp.zeros((1, 64, 64, 3)))
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(shapes))
+  out, state = jax.jit(lambda v, x: model.apply(
+      v, x, capture_intermediates=True, mutable=['intermediates']))(
+          fast_scnn_vars, _images(1, 45, 60))
+  assert out['logits'].dtype == jnp.float32
+  inter = state['intermediates']
+  assert inter['Classifier_0']['__call__'][0].dtype == jnp.bfloat16
+  assert inter['DSConv_2']['__call__'][0].dtype == jnp.bfloat16
+
+
+def test_batch_norm_train_updates_stats_eval_is_stable(fast_scnn_vars):
+  model = models.create('fast_scnn', 19)
+  x = _images(2, 45, 60)
+  _, updates = jax.jit(lambda v, x: model.apply(
+      v, x, train=True, mutable=['batch_stats']))(fast_scnn_vars, x)
+  changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)),
+                         fast_scnn_vars['batch_stats'], updates['batch_stats'])
+  assert all(jax.tree.leaves(changed))
+  apply = jax.jit(model.apply)
+  np.testing.assert_array_equal(apply(fast_scnn_vars, x)['logits'],
+                                apply(fast_scnn_vars, x)['logits'])
+
+
+def test_create_errors():
+  with pytest.raises(ValueError, match='fast_scnn'):
+    models.create('unet', 19)
+  with pytest.raises(TypeError, match='aux_head'):
+    models.create('fast_scnn', 19, aux_head=True)
+  with pytest.raises(ValueError, match='resnet50'):
+    models.create('deeplabv3plus', 19, backbone='resnet5')
+  assert models.create('pspnet', 19, dtype='bfloat16').dtype == jnp.bfloat16
