@@ -46,7 +46,8 @@ def batch_norm(train, dtype, name=None):
   """BatchNorm with the project settings (torch-equivalent momentum 0.1)."""
   # No axis_name: under jax.jit with a sharded batch the statistics are global.
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32,
+                      epsilon=1e-5, use_fast_variance=False, dtype=dtype,
+                      param_dtype=jnp.float32,
                       name=name)
 
 

@@ -32,7 +32,8 @@ conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 def batch_norm(train, dtype, name):
   """BatchNorm matching torch's defaults (torch momentum 0.1 == flax 0.9)."""
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32,
+                      epsilon=1e-5, use_fast_variance=False, dtype=dtype,
+                      param_dtype=jnp.float32,
                       name=name)
 
 

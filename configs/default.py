@@ -1,0 +1,71 @@
+"""Every field a run reads, with the paper's recipe as defaults (section 4.2).
+
+Other configs start from this one and change what differs. Override any field
+on the command line, e.g. `--config.train.num_epochs=4 --config.seed=1`.
+"""
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  # Model: `name` and `pretrained` are ours, the rest go to models.create().
+  c.model = ml_collections.ConfigDict()
+  c.model.name = 'deeplabv3plus'
+  c.model.backbone = 'resnext50_32x4d'
+  c.model.output_stride = 8
+  c.model.dtype = 'float32'  # compute dtype; params stay float32
+  c.model.pretrained = ''  # torchvision/timm .pth or .npz for the backbone
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = 'synthetic'  # synthetic | camvid
+  c.data.root = ''
+  c.data.train_split = 'train'
+  c.data.eval_split = 'val'
+  c.data.height = 256  # synthetic scenes only
+  c.data.width = 512
+  c.data.num_train = 500
+  c.data.num_val = 100
+  c.data.domain = 'A'
+  c.data.num_workers = 0  # grain worker processes; 0 = threads in-process
+
+  c.augment = ml_collections.ConfigDict()
+  c.augment.scale_range = (0.5, 2.0)
+  c.augment.flip = True
+  c.augment.blur_prob = 0.5
+  c.augment.color_jitter = 0.1
+  c.augment.center_jitter = 0.1
+  c.augment.ignore_label = 255
+
+  c.train = ml_collections.ConfigDict()
+  c.train.num_epochs = 10
+  c.train.epoch_items = 0  # crops per epoch; 0 = size of the train split
+  c.train.crop_sizes = (800,)
+  c.train.schedule = 'constant'
+  c.train.warmup_epochs = 0
+  c.train.batch_size = 16  # global batch at the largest crop
+  c.train.max_batch_size = 64  # smaller crops get bigger batches up to this
+  c.train.class_uniform_fraction = 0.0  # centroid sampling share of items
+  c.train.base_lr = 0.02  # 0.002 when finetuning
+  c.train.momentum = 0.9
+  c.train.weight_decay = 1e-4
+  c.train.lr_power = 0.9
+  c.train.warmup_images = 0
+  c.train.stop_at_step = 0  # stop early as if preempted (tests); 0 = never
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.ohem = True
+  c.loss.ohem_thresh = 0.7
+  c.loss.ohem_min_kept = 100_000
+  c.loss.aux_weight = 0.4
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.batch_size = 8
+  c.eval.max_images = 0  # 0 = the whole split
+
+  c.log_every = 50
+  c.eval_every = 1000
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  return c

@@ -1,0 +1,66 @@
+"""Up-front config validation, so a bad value fails at once with one clear line."""
+import os
+import sys
+
+
+class ConfigError(ValueError):
+  """A config value that cannot work; the message names the key."""
+
+
+def validate(config):
+  """Checks the values that would otherwise fail deep inside a run."""
+  from stseg_jax import models, schedules  # pylint: disable=g-import-not-at-top
+  from stseg_jax.data import sources  # pylint: disable=g-import-not-at-top
+  if config.model.name not in models.MODELS:
+    raise ConfigError(f'config.model.name: {config.model.name!r} is not one of '
+                      f'{sorted(models.MODELS)}')
+  if config.data.name not in sources.NAMES:
+    raise ConfigError(f'config.data.name: {config.data.name!r} is not one of '
+                      f'{list(sources.NAMES)}')
+  if config.data.name != 'synthetic' and not os.path.isdir(
+      os.path.expanduser(config.data.root)):
+    raise ConfigError(f'config.data.root: data folder {config.data.root!r} does not exist')
+  if config.train.schedule not in schedules.SCHEDULES:
+    raise ConfigError(f'config.train.schedule: {config.train.schedule!r} is not one '
+                      f'of {list(schedules.SCHEDULES)}')
+  if not config.train.crop_sizes or min(config.train.crop_sizes) <= 0:
+    raise ConfigError('config.train.crop_sizes: needs at least one positive size')
+  for key in ('train.num_epochs', 'train.batch_size', 'log_every', 'eval_every',
+              'checkpoint_every'):
+    value = _lookup(config, key)
+    if value <= 0:
+      raise ConfigError(f'config.{key}: must be positive, got {value}')
+  if not 0.0 <= config.train.class_uniform_fraction <= 1.0:
+    raise ConfigError('config.train.class_uniform_fraction: must be in [0, 1]')
+
+
+def _lookup(config, dotted_key):
+  for part in dotted_key.split('.'):
+    config = config[part]
+  return config
+
+
+def run_or_exit(fn):
+  """Runs `fn`; a user error (bad config, missing file) exits with one line.
+
+  Set STSEG_TRACEBACK=1 to see the full traceback instead.
+  """
+  try:
+    return fn()
+  except (ConfigError, FileNotFoundError) as e:
+    if os.environ.get('STSEG_TRACEBACK'):
+      raise
+    sys.exit(f'error: {e}')
+
+
+def parse_flags(argv):
+  """absl flag parsing for the entry points, turning a bad --config.KEY=VALUE
+  override (unknown key, wrong type) into one line naming it."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f'error: {e}')
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    overrides = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')]
+    sys.exit(f'error: bad config override among {overrides}: {e}')

@@ -1,0 +1,106 @@
+"""grain input pipelines: augmented training crops and whole-image eval batches.
+
+Every random draw of a training item comes from a generator seeded with
+(seed, epoch, item index), so a batch depends only on its position in the run:
+not on the number of processes or workers, and not on whether the run was
+resumed. Resuming is therefore exact by rebuilding the epoch's dataset and
+slicing off the batches already seen.
+"""
+import dataclasses
+
+import grain
+import jax
+import numpy as np
+
+from stseg_jax.data import augment as augment_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentOptions:
+  scale_range: tuple[float, float] = (0.5, 2.0)
+  flip: bool = True
+  blur_prob: float = 0.5
+  color_jitter: float = 0.1
+  center_jitter: float = 0.1
+  ignore_label: int = 255
+
+  @classmethod
+  def from_config(cls, cfg):
+    return cls(scale_range=tuple(cfg.scale_range), flip=cfg.flip,
+               blur_prob=cfg.blur_prob, color_jitter=cfg.color_jitter,
+               center_jitter=cfg.center_jitter, ignore_label=cfg.ignore_label)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TrainTransform:
+  """Loads item (index, image id, centroid) and returns one augmented crop."""
+  source: object
+  crop: int
+  seed: int
+  epoch: int
+  options: AugmentOptions
+
+  def __call__(self, item):
+    index, image_id, center = item
+    example = self.source[image_id]
+    rng = np.random.default_rng([self.seed, self.epoch, index])
+    image, label = augment_lib.augment(
+        example['image'], example['label'], rng, (self.crop, self.crop),
+        center=center, scale_range=self.options.scale_range,
+        center_jitter=self.options.center_jitter, flip=self.options.flip,
+        blur_prob=self.options.blur_prob,
+        color_jitter=self.options.color_jitter,
+        ignore_label=self.options.ignore_label)
+    return {'image': image, 'label': label}
+
+
+def local_slice(items, global_batch, process_index=None, process_count=None):
+  """This process's share of each global batch, in order."""
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  local = global_batch // process_count
+  num_batches = len(items) // global_batch
+  out = []
+  for b in range(num_batches):
+    start = b * global_batch + process_index * local
+    out.extend(items[start:start + local])
+  return out, local
+
+
+def train_epoch(source, items, *, crop, global_batch, seed, epoch,
+                options=AugmentOptions(), start_batch=0, num_workers=0):
+  """Iterator over this process's batches of one epoch, from `start_batch`.
+
+  `items` are (image id, centroid or None) pairs from the sampler; batches
+  that would be incomplete are dropped so every step has the bucket's shape.
+  """
+  indexed = [(i, int(image_id), center) for i, (image_id, center) in enumerate(items)]
+  local_items, local_batch = local_slice(indexed, global_batch)
+  ds = grain.MapDataset.source(local_items)
+  ds = ds.map(_TrainTransform(source, crop, seed, epoch, options))
+  ds = ds.batch(local_batch, drop_remainder=True)
+  ds = ds[start_batch:]
+  it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
+  if num_workers:
+    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
+  return it
+
+
+def eval_batches(source, batch_size, max_images=None):
+  """Yields this process's whole-image batches of the eval set.
+
+  Each global batch is padded to `batch_size` with all-ignore examples so its
+  shape never changes (one compilation); images in one batch must share a
+  size, which holds for each dataset here.
+  """
+  n = len(source) if not max_images else min(max_images, len(source))
+  local = batch_size // jax.process_count()
+  first = source[0]
+  blank = {'image': np.zeros_like(first['image']),
+           'label': np.full_like(first['label'], 255)}
+  for start in range(0, n, batch_size):
+    begin = start + jax.process_index() * local
+    examples = [source[i] for i in range(begin, min(begin + local, n))]
+    examples += [blank] * (local - len(examples))
+    yield {'image': np.stack([e['image'] for e in examples]),
+           'label': np.stack([e['label'] for e in examples])}

@@ -1,0 +1,37 @@
+"""The device mesh: data parallelism over every device of every process.
+
+Params and batch-norm state are replicated, the batch is split over the
+'data' axis. Under `jax.jit` with these shardings XLA computes batch-norm
+statistics over the global batch (cross-replica BN) with no axis_name.
+"""
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+
+def make_mesh(devices=None):
+  """A 1-D 'data' mesh. Auto axes: XLA propagates shardings through the model
+  (jax 0.10's default, Explicit, would demand an out_sharding on reshapes)."""
+  devices = jax.devices() if devices is None else devices
+  return jax.make_mesh((len(devices),), ('data',),
+                       axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
+
+
+def data_sharding(mesh):
+  return NamedSharding(mesh, P('data'))
+
+
+def replicated(mesh):
+  return NamedSharding(mesh, P())
+
+
+def to_global(local_batch, mesh):
+  """Assembles each process's share of a batch into global sharded arrays."""
+  sharding = data_sharding(mesh)
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
+      local_batch)
+
+
+def global_shape(local_shape):
+  return (local_shape[0] * jax.process_count(),) + tuple(local_shape[1:])

@@ -1,0 +1,296 @@
+"""Trains a segmentation model from a config; resumes from WORKDIR if it can.
+
+  python -m stseg_jax.train --config=configs/demo.py --workdir=/tmp/demo \
+      [--config.train.num_epochs=4 ...]
+"""
+import dataclasses
+import functools
+import json
+import os
+import sys
+import time
+from concurrent import futures
+
+from absl import app
+from absl import flags
+from absl import logging
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+from ml_collections import config_flags
+import numpy as np
+import optax
+
+from stseg_jax import checkpoints
+from stseg_jax import config_check
+from stseg_jax import evaluate as evaluate_lib
+from stseg_jax import losses
+from stseg_jax import metric_writer
+from stseg_jax import models
+from stseg_jax import optim
+from stseg_jax import schedules
+from stseg_jax import sharding
+from stseg_jax.data import centroids
+from stseg_jax.data import pipeline
+from stseg_jax.data import sampler
+from stseg_jax.data import sources
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  images_seen: jax.Array
+  params: dict
+  batch_stats: dict
+  opt_state: optax.OptState
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochPlan:
+  crop: int
+  batch_size: int
+  steps: int
+
+
+def make_plan(config, num_train_images, num_devices):
+  """Crop, global batch size and number of steps of every epoch."""
+  t = config.train
+  crops = schedules.crop_schedule(t.schedule, t.num_epochs, list(t.crop_sizes),
+                                  t.warmup_epochs)
+  items = t.epoch_items or num_train_images
+  plan = []
+  for crop in crops:
+    batch = schedules.batch_size_for_crop(
+        crop, max(t.crop_sizes), t.batch_size, t.max_batch_size,
+        multiple_of=num_devices)
+    if items < batch:
+      raise config_check.ConfigError(
+          f'config.train.epoch_items: {items} items cannot fill one batch of {batch}')
+    plan.append(EpochPlan(crop, batch, items // batch))
+  return plan
+
+
+def position(plan, step):
+  """(epoch, batch within epoch) of global step `step`."""
+  for epoch, p in enumerate(plan):
+    if step < p.steps:
+      return epoch, step
+    step -= p.steps
+  return len(plan), 0
+
+
+# --- Model and state ---------------------------------------------------------
+
+def create_model(model_config, num_classes):
+  options = {k: v for k, v in model_config.items() if k not in ('name', 'pretrained')}
+  return models.create(model_config.name, num_classes=num_classes, **options)
+
+
+def create_train_state(model, tx, rng, mesh, pretrained=''):
+  """Initialises the replicated train state (on every device, no transfer)."""
+  def init(rng):
+    variables = model.init(rng, jnp.zeros((1, 64, 64, 3), jnp.float32), train=False)
+    params = variables['params']
+    return TrainState(step=jnp.zeros((), jnp.int32), images_seen=jnp.zeros((), jnp.int32),
+                      params=params, batch_stats=variables.get('batch_stats', {}),
+                      opt_state=tx.init(params))
+  state = jax.jit(init, out_shardings=sharding.replicated(mesh))(rng)
+  if pretrained:
+    from stseg_jax.models import convert_torch  # pylint: disable=g-import-not-at-top
+    variables = convert_torch.load_pretrained_backbone(
+        {'params': state.params, 'batch_stats': state.batch_stats}, pretrained,
+        arch=None)
+    variables = jax.device_put(variables, sharding.replicated(mesh))
+    state = state.replace(params=variables['params'],
+                          batch_stats=variables['batch_stats'])
+  return state
+
+
+def train_step(state, batch, *, model, tx, config, total_images):
+  """One SGD step on a global batch; returns the new state and metrics."""
+  images = evaluate_lib.normalize(batch['image'], model.dtype)
+  lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
+                     config.train.lr_power, config.train.warmup_images)
+
+  # Dropout (WideResNet38) draws from a key tied to the step: reproducible.
+  dropout_rng = jax.random.fold_in(jax.random.key(config.seed), state.step)
+
+  def loss_fn(params):
+    outputs, new_vars = model.apply(
+        {'params': params, 'batch_stats': state.batch_stats}, images,
+        train=True, mutable=['batch_stats'], rngs={'dropout': dropout_rng})
+    loss = losses.segmentation_loss(
+        outputs, batch['label'], ignore_label=config.augment.ignore_label,
+        ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
+        ohem_min_kept=config.loss.ohem_min_kept, aux_weight=config.loss.aux_weight)
+    return loss, new_vars['batch_stats']
+
+  (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  direction, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, optim.apply_lr(direction, lr))
+  new_state = state.replace(step=state.step + 1,
+                            images_seen=state.images_seen + images.shape[0],
+                            params=params, batch_stats=batch_stats,
+                            opt_state=opt_state)
+  return new_state, {'loss': loss, 'lr': lr, 'grad_norm': optax.tree.norm(grads)}
+
+
+def compile_buckets(step_fn, state, plan, mesh, executor=None):
+  """One compiled train step per crop bucket, compiled ahead of use.
+
+  Returns {crop: future of the compiled step}; with an executor the buckets
+  after the first compile while training runs.
+  """
+  data = sharding.data_sharding(mesh)
+  abstract_state = checkpoints.abstract(state)
+  compiled = {}
+  for p in plan:
+    if p.crop in compiled:
+      continue
+    batch = {'image': jax.ShapeDtypeStruct((p.batch_size, p.crop, p.crop, 3), jnp.uint8, sharding=data),
+             'label': jax.ShapeDtypeStruct((p.batch_size, p.crop, p.crop), jnp.uint8, sharding=data)}
+    lower = functools.partial(lambda b: step_fn.lower(abstract_state, b).compile(), batch)
+    if executor is None or not compiled:
+      done = futures.Future()
+      done.set_result(lower())
+      compiled[p.crop] = done
+    else:
+      compiled[p.crop] = executor.submit(lower)
+  return compiled
+
+
+# --- The loop ----------------------------------------------------------------
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains per `config`, evaluating and checkpointing into `workdir`."""
+  config_check.validate(config)
+  os.makedirs(workdir, exist_ok=True)
+  mesh = sharding.make_mesh()
+  logging.info('Devices: %d over %d process(es): %s', jax.device_count(),
+               jax.process_count(), jax.devices())
+  logging.info('Config:\n%s', config)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=2))
+
+  train_source = sources.open_source(config.data, config.data.train_split)
+  eval_source = sources.open_source(config.data, config.data.eval_split)
+  model = create_model(config.model, train_source.num_classes)
+  plan = make_plan(config, len(train_source), jax.device_count())
+  total_steps = sum(p.steps for p in plan)
+  total_images = sum(p.steps * p.batch_size for p in plan)
+  index = centroid_index(config, train_source, workdir)
+
+  tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
+  state = create_train_state(model, tx, jax.random.key(config.seed), mesh,
+                             config.model.get('pretrained', ''))
+  mngr = checkpoints.manager(workdir, config.keep_checkpoints)
+  restored = checkpoints.restore(mngr, checkpoints.abstract(state))
+  if restored is not None:
+    state = restored
+    logging.info('Resumed from step %d', int(state.step))
+
+  step_fn = jax.jit(
+      functools.partial(train_step, model=model, tx=tx, config=config,
+                        total_images=total_images),
+      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)),
+      out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
+      donate_argnums=0)
+  executor = futures.ThreadPoolExecutor(max_workers=1)
+  compiled = compile_buckets(step_fn, state, plan, mesh, executor)
+  evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)
+  writer = metric_writer.MetricWriter(workdir)
+
+  step = int(state.step)
+  end_step = min(config.train.stop_at_step or total_steps, total_steps)
+  pending, last_log, last_step = [], time.time(), step
+  run_start = time.time()
+  for p, local_batch in _train_batches(config, plan, train_source, index, step):
+    if step >= end_step:
+      break
+    state, metrics = compiled[p.crop].result()(state, sharding.to_global(local_batch, mesh))
+    step += 1
+    pending.append(metrics)
+    if step % config.log_every == 0 or step == end_step:
+      last_log, last_step = _log_train(writer, step, total_steps, pending, p,
+                                       last_log, last_step, run_start)
+      pending = []
+    if step % config.eval_every == 0 or step == total_steps:
+      result = evaluator.run(state)
+      writer.write(step, {'eval_miou': result['miou'],
+                          'eval_pixel_accuracy': result['pixel_accuracy']})
+      logging.info('step %d: eval mIoU %.4f', step, result['miou'])
+      evaluate_lib.write_result(workdir, result, config, step)
+    if step % config.checkpoint_every == 0 or step == end_step:
+      checkpoints.save(mngr, state)
+  if step < total_steps:
+    logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
+  mngr.wait_until_finished()
+  executor.shutdown()
+  writer.close()
+  return state
+
+
+def _train_batches(config, plan, source, index, step):
+  """(epoch plan, local batch) pairs from global step `step` to the end."""
+  first_epoch, start_batch = position(plan, step)
+  for epoch in range(first_epoch, len(plan)):
+    p = plan[epoch]
+    items = sampler.epoch_items(
+        index, len(source), p.steps * p.batch_size,
+        class_uniform_fraction=config.train.class_uniform_fraction,
+        seed=config.seed, epoch=epoch)
+    batches = pipeline.train_epoch(
+        source, items, crop=p.crop, global_batch=p.batch_size, seed=config.seed,
+        epoch=epoch, options=pipeline.AugmentOptions.from_config(config.augment),
+        start_batch=start_batch if epoch == first_epoch else 0,
+        num_workers=config.data.num_workers)
+    for local_batch in batches:
+      yield p, local_batch
+
+
+def _log_train(writer, step, total_steps, pending, p, last_log, last_step, run_start):
+  """Fetches the interval's metrics (the loop's only host sync) and logs them."""
+  values = jax.device_get(pending)
+  now = time.time()
+  steps = step - last_step
+  seconds_per_step = (now - last_log) / max(steps, 1)
+  record = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+  record.update(crop=p.crop, batch_size=p.batch_size,
+                images_per_sec=p.batch_size / seconds_per_step)
+  writer.write(step, record)
+  eta = (total_steps - step) * seconds_per_step
+  logging.info('step %d/%d  loss %.4f  lr %.5f  crop %d  batch %d  %.1f img/s  '
+               'elapsed %.0fs  ETA %.0fs', step, total_steps, record['loss'],
+               record['lr'], p.crop, p.batch_size, record['images_per_sec'],
+               now - run_start, eta)
+  return now, step
+
+
+def centroid_index(config, source, workdir):
+  """The train split's centroid index when centroid sampling is on."""
+  if not config.train.class_uniform_fraction:
+    return None
+  key = centroids.source_fingerprint(source)
+  return centroids.build_index(source, source.num_classes,
+                               config.augment.ignore_label,
+                               os.path.join(workdir, 'centroids'), key)
+
+
+# --- Entry point -------------------------------------------------------------
+
+FLAGS = flags.FLAGS
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.',
+                                          lock_config=True)
+flags.DEFINE_string('workdir', None, 'Where checkpoints and metrics go.')
+
+
+def main(argv):
+  del argv
+  config_check.run_or_exit(lambda: train_and_evaluate(_CONFIG.value, FLAGS.workdir))
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['config', 'workdir'])
+  app.run(main, flags_parser=config_check.parse_flags)
