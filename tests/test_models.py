@@ -172,3 +172,16 @@ def test_create_errors():
   with pytest.raises(ValueError, match='resnet50'):
     models.create('deeplabv3plus', 19, backbone='resnet5')
   assert models.create('pspnet', 19, dtype='bfloat16').dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize('strides,dilation,size', [(1, 1, (9, 14)), (2, 1, (9, 14)),
+                                                   (2, 1, (10, 15)), (1, 2, (11, 8))])
+def test_depthwise_conv_equals_grouped_conv(strides, dilation, size):
+  x = jax.random.normal(jax.random.key(0), (2, *size, 6))
+  grouped = nn.Conv(6, (3, 3), strides=strides, kernel_dilation=dilation,
+                    padding=[(dilation, dilation)] * 2, feature_group_count=6,
+                    use_bias=False)
+  params = grouped.init(jax.random.key(1), x)
+  ours = layers.DepthwiseConv(3, strides, dilation)
+  np.testing.assert_allclose(ours.apply(params, x), grouped.apply(params, x),
+                             rtol=1e-5, atol=1e-5)

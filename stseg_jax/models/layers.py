@@ -51,6 +51,40 @@ def batch_norm(train, dtype, name=None):
                       name=name)
 
 
+class DepthwiseConv(nn.Module):
+  """Depthwise k x k convolution (no bias) as a sum of k*k shifted products.
+
+  XLA's CPU backend runs `feature_group_count == channels` convolutions about
+  25x slower forward and 5x slower in the kernel gradient than this form; on
+  GPU both fuse into one kernel. Same parameter as nn.Conv with groups = C:
+  'kernel' of shape (k, k, 1, C), so checkpoints and converters don't care.
+  """
+  kernel_size: int = 3
+  strides: int = 1
+  dilation: int = 1
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    n, h, w, c = x.shape
+    k, s, d = self.kernel_size, self.strides, self.dilation
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, 1, c),
+                        jnp.float32).astype(self.dtype)
+    pad = d * (k // 2)
+    x = jnp.pad(x.astype(self.dtype), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    h_out = (h + 2 * pad - d * (k - 1) - 1) // s + 1
+    w_out = (w + 2 * pad - d * (k - 1) - 1) // s + 1
+    out = jnp.zeros((n, h_out, w_out, c), self.dtype)
+    for i in range(k):
+      for j in range(k):
+        patch = jax.lax.slice(
+            x, (0, i * d, j * d, 0),
+            (n, i * d + s * (h_out - 1) + 1, j * d + s * (w_out - 1) + 1, c),
+            (1, s, s, 1))
+        out = out + patch * kernel[i, j, 0]
+    return out
+
+
 class ConvBN(nn.Module):
   """Bias-free convolution, BatchNorm and an optional activation."""
   features: int
@@ -63,6 +97,11 @@ class ConvBN(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    if self.groups > 1 and self.groups == self.features == x.shape[-1]:
+      x = DepthwiseConv(self.kernel, self.strides, self.dilation, self.dtype,
+                        name='Conv_0')(x)
+      x = batch_norm(train, self.dtype)(x)
+      return x if self.act is None else self.act(x)
     x = nn.Conv(self.features, (self.kernel, self.kernel),
                 strides=self.strides, kernel_dilation=self.dilation,
                 padding=[(self.dilation * (self.kernel // 2),) * 2] * 2,
