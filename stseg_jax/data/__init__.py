@@ -1,0 +1,1 @@
+"""Data: random-access sources (synthetic scenes, CamVid), augmentation, sampling, the pipeline."""
