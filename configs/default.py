@@ -28,6 +28,7 @@ def get_config():
   c.data.num_train = 500
   c.data.num_val = 100
   c.data.domain = 'A'
+  c.data.cache_dir = '~/.cache/stseg_jax/synthetic'  # rendered scenes; '' = none
   c.data.num_workers = 0  # grain worker processes; 0 = threads in-process
 
   c.augment = ml_collections.ConfigDict()

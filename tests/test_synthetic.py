@@ -120,3 +120,13 @@ def test_palette_and_colorize():
   assert rgb.shape == (1, 3, 3)
   np.testing.assert_array_equal(rgb[0, 0], (128, 64, 128))
   np.testing.assert_array_equal(rgb[0, 2], (0, 0, 0))
+
+
+def test_render_cache_returns_identical_arrays(tmp_path):
+  plain = synthetic.SyntheticSource('val', 2, 32, 64)
+  cached = synthetic.SyntheticSource('val', 2, 32, 64, cache_dir=str(tmp_path))
+  first, second = cached[1], cached[1]  # render + store, then load
+  assert len(list(tmp_path.rglob('*.npy'))) == 1
+  for item in (first, second):
+    np.testing.assert_array_equal(item['image'], plain[1]['image'])
+    np.testing.assert_array_equal(item['label'], plain[1]['label'])

@@ -18,7 +18,8 @@ def open_source(data_config, split):
         split=split, num_images=sizes.get(split), height=data_config.height,
         width=data_config.width, domain=data_config.get('domain', 'A'),
         extra_classes=data_config.get('extra_classes', False),
-        seed=data_config.get('source_seed', 0))
+        seed=data_config.get('source_seed', 0),
+        cache_dir=data_config.get('cache_dir', ''))
   if name == 'camvid':
     root = os.path.expanduser(data_config.root)
     if not os.path.isdir(root):

@@ -14,6 +14,8 @@ Files: synthetic_street.py (layout, sky, ground, facades), synthetic_objects.py 
 people, street furniture), canvas.py (the rasteriser), palette.py (label colours).
 """
 import argparse
+import functools
+import hashlib
 import os
 import time
 
@@ -347,7 +349,7 @@ class SyntheticSource:
   ignore_label = IGNORE_LABEL
 
   def __init__(self, split='train', num_images=None, height=256, width=512, domain='A',
-               extra_classes=False, seed=0):
+               extra_classes=False, seed=0, cache_dir=''):
     if split not in _SPLITS:
       raise ValueError(f'unknown synthetic split {split!r}; expected one of {_SPLITS}')
     _check_domain(domain)
@@ -360,6 +362,8 @@ class SyntheticSource:
       raise ValueError(f'num_images must be in [0, 2**32), got {num_images}')
     self.class_names = class_names(domain, extra_classes)
     self.num_classes = len(self.class_names)
+    # Rendering costs ~25-60 ms a scene; later epochs read the cached arrays.
+    self.cache_dir = os.path.join(os.path.expanduser(cache_dir), _renderer_hash()) if cache_dir else ''
 
   def __len__(self):
     return self.num_images
@@ -370,15 +374,43 @@ class SyntheticSource:
       index += self.num_images
     if not 0 <= index < self.num_images:
       raise IndexError(f'index {index} out of range for {self!r}')
-    image, label = render_scene(scene_seed(self.split, index, self.seed), self.height,
-                                self.width, self.domain, self.extra_classes)
-    return dict(image=image, label=label,
-                id=f'synthetic-{self.domain}-{self.split}-s{self.seed}-{index:06d}')
+    image_id = f'synthetic-{self.domain}-{self.split}-s{self.seed}-{index:06d}'
+    image, label = self._cached_render(index, image_id)
+    return dict(image=image, label=label, id=image_id)
+
+  def _cached_render(self, index, image_id):
+    render = lambda: render_scene(scene_seed(self.split, index, self.seed), self.height,
+                                  self.width, self.domain, self.extra_classes)
+    if not self.cache_dir:
+      return render()
+    extra = '-x' if self.extra_classes else ''
+    path = os.path.join(self.cache_dir, f'{image_id}-{self.height}x{self.width}{extra}.npy')
+    if os.path.exists(path):
+      both = np.load(path)
+      return both[..., :3], both[..., 3]
+    image, label = render()
+    os.makedirs(self.cache_dir, exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'wb') as f:  # np.save(str) would append '.npy' to the temp name
+      np.save(f, np.concatenate([image, label[..., None]], axis=-1))
+    os.replace(tmp, path)  # atomic: concurrent workers never see half a file
+    return image, label
 
   def __repr__(self):
     return (f'SyntheticSource(split={self.split!r}, num_images={self.num_images}, '
             f'height={self.height}, width={self.width}, domain={self.domain!r}, '
             f'extra_classes={self.extra_classes}, seed={self.seed})')
+
+
+@functools.cache
+def _renderer_hash():
+  """Hash of the renderer's source files, so a cache never outlives a change."""
+  digest = hashlib.sha256()
+  here = os.path.dirname(os.path.abspath(__file__))
+  for name in ('synthetic.py', 'synthetic_street.py', 'synthetic_objects.py', 'canvas.py'):
+    with open(os.path.join(here, name), 'rb') as f:
+      digest.update(f.read())
+  return digest.hexdigest()[:12]
 
 
 def main(argv=None):

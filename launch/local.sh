@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Single-host launcher: creates .venv on first use, then runs a job or the tests.
+#
+#   launch/local.sh train --config=configs/demo.py --workdir=/tmp/demo
+#   launch/local.sh evaluate --config=configs/demo.py --workdir=/tmp/demo
+#   launch/local.sh test [pytest args]
+#
+# Any stseg_jax.<job> works as the first argument. STSEG_VENV picks the venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${STSEG_VENV:-.venv}"
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  # Reinstall only when a requirements file changed since the last install.
+  local stamp="$VENV/.stseg-installed"
+  if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || \
+     { [ "$1" = test ] && [ requirements-torch.txt -nt "$stamp" ]; }; then
+    "$VENV/bin/pip" install -q -r requirements.txt
+    if [ "$1" = test ] && [ -z "${STSEG_NO_TORCH:-}" ]; then
+      # Optional: enables the torchvision-equivalence tests (skipped without).
+      "$VENV/bin/pip" install -q -r requirements-torch.txt || \
+        echo "torch not installed: the torch-equivalence tests will be skipped"
+    fi
+    touch "$stamp"
+  fi
+}
+
+job="${1:?usage: launch/local.sh <job|test> [args]}"
+shift
+setup "$job"
+if [ "$job" = test ]; then
+  exec "$VENV/bin/python" -m pytest -q tests "$@"
+fi
+exec "$VENV/bin/python" -m "stseg_jax.$job" "$@"
