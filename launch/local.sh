@@ -6,6 +6,7 @@
 #   launch/local.sh test [pytest args]
 #
 # Any stseg_jax.<job> works as the first argument. STSEG_VENV picks the venv.
+# --dry-run (first) prints the command instead of setting up and running it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${STSEG_VENV:-.venv}"
@@ -28,10 +29,18 @@ setup() {
   fi
 }
 
-job="${1:?usage: launch/local.sh <job|test> [args]}"
+dry_run=""
+if [ "${1:-}" = --dry-run ]; then dry_run=1; shift; fi
+job="${1:?usage: launch/local.sh [--dry-run] <job|test> [args]}"
 shift
-setup "$job"
 if [ "$job" = test ]; then
-  exec "$VENV/bin/python" -m pytest -q tests "$@"
+  cmd=("$VENV/bin/python" -m pytest -q tests "$@")
+else
+  cmd=("$VENV/bin/python" -m "stseg_jax.$job" "$@")
 fi
-exec "$VENV/bin/python" -m "stseg_jax.$job" "$@"
+if [ -n "$dry_run" ]; then
+  printf '%q ' "${cmd[@]}"; echo
+  exit 0
+fi
+setup "$job"
+exec "${cmd[@]}"

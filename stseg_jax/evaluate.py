@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stseg_jax import distributed
 from stseg_jax import metrics
 from stseg_jax import sharding
 from stseg_jax.data import pipeline
@@ -108,6 +109,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   from stseg_jax import config_check  # pylint: disable=g-import-not-at-top
+  distributed.initialize()
   config_check.run_or_exit(lambda: evaluate_checkpoint(
       FLAGS.config, FLAGS.workdir, FLAGS.checkpoint_step))
 

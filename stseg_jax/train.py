@@ -24,6 +24,7 @@ import optax
 
 from stseg_jax import checkpoints
 from stseg_jax import config_check
+from stseg_jax import distributed
 from stseg_jax import evaluate as evaluate_lib
 from stseg_jax import losses
 from stseg_jax import metric_writer
@@ -288,6 +289,7 @@ flags.DEFINE_string('workdir', None, 'Where checkpoints and metrics go.')
 
 def main(argv):
   del argv
+  distributed.initialize()
   config_check.run_or_exit(lambda: train_and_evaluate(_CONFIG.value, FLAGS.workdir))
 
 

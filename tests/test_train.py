@@ -137,3 +137,22 @@ def test_broken_config_fails_with_one_clear_line(tmp_path, override, key):
   last_line = proc.stderr.strip().splitlines()[-1]
   assert key in last_line, proc.stderr[-2000:]
   assert 'Traceback' not in proc.stderr
+
+
+def test_one_compilation_per_crop_bucket(tmp_path, caplog):
+  config = tiny_config()
+  config.train.crop_sizes = (32, 48, 64)
+  config.train.schedule = 'coarse2fine+'
+  config.train.num_epochs = 6  # each bucket used twice
+  config.train.epoch_items = 8
+  config.train.max_batch_size = 8
+  config.eval_every = 1000
+  jax.config.update('jax_log_compiles', True)
+  try:
+    with caplog.at_level('DEBUG'):
+      train.train_and_evaluate(config, str(tmp_path))
+  finally:
+    jax.config.update('jax_log_compiles', False)
+  compiles = [r.getMessage() for r in caplog.records
+              if 'train_step' in r.getMessage() and 'ompil' in r.getMessage()]
+  assert len(compiles) == 3, compiles

@@ -1,29 +1,54 @@
-"""Opens the data source a config names: `config.data.name` + split."""
+"""Opens the data source a config names: `config.data.name` + split.
+
+Every source is random access (`len`, `source[i] -> dict(image, label, id)`),
+exposes `class_names`, `num_classes`, `ignore_label`, and validates its files
+when opened, naming whatever is missing.
+"""
 import os
 
+from stseg_jax.data import bdd100k
 from stseg_jax.data import camvid
+from stseg_jax.data import cityscapes
+from stseg_jax.data import kitti
+from stseg_jax.data import mapillary
 from stseg_jax.data import synthetic
 
-NAMES = ('synthetic', 'camvid')
+NAMES = ('synthetic', 'camvid', 'cityscapes', 'cityscapes_coarse', 'cityscapes_tfds',
+         'kitti', 'mapillary', 'bdd100k')
 
 
-def open_source(data_config, split):
-  """The random-access source for `split`, validated on open."""
+def open_source(data_config, split, labels=True):
+  """The random-access source for `split`; `labels=False` for unlabeled use."""
   name = data_config.name
   if name == 'synthetic':
-    sizes = {'train': data_config.get('num_train', None),
-             'val': data_config.get('num_val', None),
-             'unlabeled': data_config.get('num_unlabeled', None)}
-    return synthetic.SyntheticSource(
-        split=split, num_images=sizes.get(split), height=data_config.height,
-        width=data_config.width, domain=data_config.get('domain', 'A'),
-        extra_classes=data_config.get('extra_classes', False),
-        seed=data_config.get('source_seed', 0),
-        cache_dir=data_config.get('cache_dir', ''))
+    return _synthetic(data_config, split)
+  root = os.path.expanduser(data_config.root)
+  if not os.path.isdir(root):
+    raise FileNotFoundError(f'config.data.root: {name} folder {root!r} does not exist')
   if name == 'camvid':
-    root = os.path.expanduser(data_config.root)
-    if not os.path.isdir(root):
-      raise FileNotFoundError(
-          f'config.data.root: CamVid folder {root!r} does not exist')
     return camvid.CamVidSource(root, split=split)
+  if name == 'cityscapes':
+    return cityscapes.CityscapesSource(root, split=split, labels=labels)
+  if name == 'cityscapes_coarse':
+    return cityscapes.CityscapesSource(root, split=split, coarse=True, labels=labels)
+  if name == 'cityscapes_tfds':
+    return cityscapes.TfdsCityscapesSource(root, split=split)
+  if name == 'kitti':
+    return kitti.KittiSource(root, split=split, labels=labels)
+  if name == 'mapillary':
+    return mapillary.MapillarySource(root, split=split, labels=labels)
+  if name == 'bdd100k':
+    return bdd100k.BDD100KSource(root, split=split, labels=labels)
   raise ValueError(f'config.data.name: {name!r} is not one of {NAMES}')
+
+
+def _synthetic(data_config, split):
+  sizes = {'train': data_config.get('num_train', None),
+           'val': data_config.get('num_val', None),
+           'unlabeled': data_config.get('num_unlabeled', None)}
+  return synthetic.SyntheticSource(
+      split=split, num_images=sizes.get(split), height=data_config.height,
+      width=data_config.width, domain=data_config.get('domain', 'A'),
+      extra_classes=data_config.get('extra_classes', False),
+      seed=data_config.get('source_seed', 0),
+      cache_dir=data_config.get('cache_dir', ''))

@@ -1,0 +1,68 @@
+"""2 processes x 4 CPU devices over 127.0.0.1 train exactly like 1 process x 8."""
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+
+from test_train import relative_error
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Runs in a fresh interpreter: XLA_FLAGS must be set before jax is imported.
+WORKER = r'''
+import os, sys
+os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=%(devices)d'
+sys.path.insert(0, %(repo)r)
+import jax, numpy as np
+from absl import flags
+flags.FLAGS.mark_as_parsed()
+if %(processes)d > 1:
+  jax.distributed.initialize(coordinator_address=%(coordinator)r,
+                             num_processes=%(processes)d, process_id=%(pid)d)
+sys.path.insert(0, os.path.join(%(repo)r, 'tests'))
+from test_train import tiny_config
+from stseg_jax import train
+config = tiny_config()
+config.train.num_epochs = 1
+state = train.train_and_evaluate(config, %(workdir)r)
+params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), state.params)
+leaves = jax.tree.leaves(params)
+np.savez(%(out)r, *leaves)
+'''
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _run(tmp_path, processes, devices):
+  coordinator = f'127.0.0.1:{_free_port()}'
+  workdir = str(tmp_path / f'run{processes}')
+  procs = []
+  for pid in range(processes):
+    out = str(tmp_path / f'params-{processes}-{pid}.npz')
+    code = WORKER % dict(devices=devices, repo=REPO, processes=processes, pid=pid,
+                         coordinator=coordinator, workdir=workdir, out=out)
+    env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+    procs.append((subprocess.Popen([sys.executable, '-c', code], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True), out))
+  results = []
+  for proc, out in procs:
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log[-3000:]
+    results.append(np.load(out))
+  return results
+
+
+def test_two_processes_match_one_process(tmp_path):
+  single = _run(tmp_path, processes=1, devices=8)[0]
+  first, second = _run(tmp_path, processes=2, devices=4)
+  keys = single.files
+  for key in keys:
+    np.testing.assert_array_equal(first[key], second[key])  # replicas agree
+  assert relative_error([first[k] for k in keys], [single[k] for k in keys]) <= 1e-5
