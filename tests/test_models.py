@@ -185,3 +185,19 @@ def test_depthwise_conv_equals_grouped_conv(strides, dilation, size):
   ours = layers.DepthwiseConv(3, strides, dilation)
   np.testing.assert_allclose(ours.apply(params, x), grouped.apply(params, x),
                              rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('strides,dilation,size', [(1, 1, (9, 14)), (2, 1, (9, 14)),
+                                                   (2, 1, (10, 15)), (1, 2, (11, 8))])
+def test_depthwise_conv_gradients_equal_grouped_conv(strides, dilation, size):
+  x = jax.random.normal(jax.random.key(0), (2, *size, 6))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 1, 6))
+  grouped = lambda x, w: jax.lax.conv_general_dilated(
+      x, w, (strides, strides), [(dilation, dilation)] * 2, rhs_dilation=(dilation, dilation),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), feature_group_count=6)
+  ours = lambda x, w: layers.depthwise_conv(x, w, strides, dilation)
+  cotangent = jax.random.normal(jax.random.key(2), grouped(x, kernel).shape)
+  loss = lambda f: (lambda x, w: jnp.sum(f(x, w) * cotangent))
+  for got, want in zip(jax.grad(loss(ours), (0, 1))(x, kernel),
+                       jax.grad(loss(grouped), (0, 1))(x, kernel)):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -13,11 +13,13 @@ class DSConv(nn.Module):
   features: int
   strides: int = 1
   dtype: Any = jnp.float32
+  shifted_depthwise: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     c = x.shape[-1]
-    x = layers.ConvBN(c, 3, self.strides, groups=c, dtype=self.dtype)(x, train)
+    x = layers.ConvBN(c, 3, self.strides, groups=c, dtype=self.dtype,
+                      shifted_depthwise=self.shifted_depthwise)(x, train)
     return layers.ConvBN(self.features, dtype=self.dtype)(x, train)
 
 
@@ -27,13 +29,14 @@ class Bottleneck(nn.Module):
   strides: int = 1
   expansion: int = 6
   dtype: Any = jnp.float32
+  shifted_depthwise: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     hidden = x.shape[-1] * self.expansion
     y = layers.ConvBN(hidden, dtype=self.dtype)(x, train)
-    y = layers.ConvBN(hidden, 3, self.strides, groups=hidden,
-                      dtype=self.dtype)(y, train)
+    y = layers.ConvBN(hidden, 3, self.strides, groups=hidden, dtype=self.dtype,
+                      shifted_depthwise=self.shifted_depthwise)(y, train)
     # Linear projection: a ReLU here would discard information in the narrow
     # output (MobileNetV2's argument).
     y = layers.ConvBN(self.features, act=None, dtype=self.dtype)(y, train)
@@ -45,13 +48,14 @@ class Bottleneck(nn.Module):
 class GlobalFeatureExtractor(nn.Module):
   """Three stages of bottlenecks (strides 2, 2, 1) and pyramid pooling."""
   dtype: Any = jnp.float32
+  shifted_depthwise: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     for features, strides in ((64, 2), (96, 2), (128, 1)):
       for i in range(3):
-        x = Bottleneck(features, strides if i == 0 else 1,
-                       dtype=self.dtype)(x, train)
+        x = Bottleneck(features, strides if i == 0 else 1, dtype=self.dtype,
+                       shifted_depthwise=self.shifted_depthwise)(x, train)
     x = layers.PyramidPooling((1, 2, 3, 6), dtype=self.dtype)(x, train)
     return layers.ConvBN(128, dtype=self.dtype)(x, train)
 
@@ -60,6 +64,7 @@ class FeatureFusion(nn.Module):
   """Adds the upsampled global features to the stride-8 spatial features."""
   features: int = 128
   dtype: Any = jnp.float32
+  shifted_depthwise: bool = True
 
   @nn.compact
   def __call__(self, high, low, train: bool = False):
@@ -67,7 +72,8 @@ class FeatureFusion(nn.Module):
     # sizes line up. The paper's dilated depthwise conv is kept undilated.
     low = layers.resize_bilinear(low, high.shape[1:3])
     c = low.shape[-1]
-    low = layers.ConvBN(c, 3, groups=c, dtype=self.dtype)(low, train)
+    low = layers.ConvBN(c, 3, groups=c, dtype=self.dtype,
+                         shifted_depthwise=self.shifted_depthwise)(low, train)
     low = layers.ConvBN(self.features, act=None, dtype=self.dtype)(low, train)
     high = layers.ConvBN(self.features, act=None, dtype=self.dtype)(high, train)
     return nn.relu(high + low)
@@ -77,18 +83,20 @@ class FastSCNN(nn.Module):
   """Fast-SCNN; returns {'logits'} at input resolution."""
   num_classes: int
   dtype: Any = jnp.float32
+  shifted_depthwise: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     size = x.shape[1:3]
     # Learning to downsample: a shared stride-8 stem for both branches.
     y = layers.ConvBN(32, 3, 2, dtype=self.dtype)(x.astype(self.dtype), train)
-    y = DSConv(48, 2, dtype=self.dtype)(y, train)
-    high = DSConv(64, 2, dtype=self.dtype)(y, train)
-    low = GlobalFeatureExtractor(dtype=self.dtype)(high, train)
-    y = FeatureFusion(dtype=self.dtype)(high, low, train)
+    y = DSConv(48, 2, dtype=self.dtype, shifted_depthwise=self.shifted_depthwise)(y, train)
+    high = DSConv(64, 2, dtype=self.dtype, shifted_depthwise=self.shifted_depthwise)(y, train)
+    low = GlobalFeatureExtractor(dtype=self.dtype,
+                                 shifted_depthwise=self.shifted_depthwise)(high, train)
+    y = FeatureFusion(dtype=self.dtype, shifted_depthwise=self.shifted_depthwise)(high, low, train)
     for _ in range(2):
-      y = DSConv(128, dtype=self.dtype)(y, train)
+      y = DSConv(128, dtype=self.dtype, shifted_depthwise=self.shifted_depthwise)(y, train)
     # The paper's dropout before the classifier is left out.
     y = layers.Classifier(self.num_classes, dtype=self.dtype)(y)
     return {'logits': layers.resize_bilinear(y.astype(jnp.float32), size)}

@@ -2,6 +2,8 @@
 
 from typing import Any, Callable, Sequence
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -51,6 +53,61 @@ def batch_norm(train, dtype, name=None):
                       name=name)
 
 
+def _taps(x, k, s, d, out_hw):
+  """The k*k strided views of padded NHWC `x` that a depthwise conv multiplies."""
+  n, _, _, c = x.shape
+  h_out, w_out = out_hw
+  return [jax.lax.slice(x, (0, i * d, j * d, 0),
+                        (n, i * d + s * (h_out - 1) + 1, j * d + s * (w_out - 1) + 1, c),
+                        (1, s, s, 1))
+          for i in range(k) for j in range(k)]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def depthwise_conv(x, kernel, strides, dilation):
+  """'Same'-padded depthwise conv of NHWC `x` with a (k, k, 1, C) kernel."""
+  return _depthwise_fwd(x, kernel, strides, dilation)[0]
+
+
+def _depthwise_fwd(x, kernel, s, d):
+  k = kernel.shape[0]
+  pad = d * (k // 2)
+  xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  out_hw = tuple((size + 2 * pad - d * (k - 1) - 1) // s + 1 for size in x.shape[1:3])
+  taps = _taps(xp, k, s, d, out_hw)
+  out = functools.reduce(jnp.add, [t * w for t, w in zip(taps, kernel.reshape(k * k, -1))])
+  return out, (xp, kernel, x.shape)
+
+
+def _depthwise_bwd(s, d, residuals, g):
+  # Written out rather than left to autodiff: XLA's sharded transpose of the
+  # strided slices gave wrong input gradients with one example per device.
+  xp, kernel, x_shape = residuals
+  k = kernel.shape[0]
+  pad = d * (k // 2)
+  taps = _taps(xp, k, s, d, g.shape[1:3])
+  # A contraction, not jnp.sum(t * g): XLA's CPU reduce accumulates in order,
+  # and over N*H*W terms of both signs that lost ~1e-3 relative accuracy.
+  dkernel = jnp.stack([jnp.einsum('nhwc,nhwc->c', t, g,
+                                  preferred_element_type=jnp.float32) for t in taps])
+  # Input gradient: spread g back with stride s, then correlate with the
+  # flipped kernel (a stride-1 depthwise conv of the dilated g).
+  g_dil = jax.lax.pad(g, jnp.zeros((), g.dtype),
+                      ((0, 0, 0), (0, 0, s - 1), (0, 0, s - 1), (0, 0, 0)))
+  hp, wp = xp.shape[1:3]
+  extra_h = hp - (d * (k - 1) + g_dil.shape[1])
+  extra_w = wp - (d * (k - 1) + g_dil.shape[2])
+  reach = d * (k - 1)
+  g_full = jnp.pad(g_dil, ((0, 0), (reach, reach + extra_h), (reach, reach + extra_w), (0, 0)))
+  flipped = kernel[::-1, ::-1].reshape(k * k, -1)
+  dxp = functools.reduce(jnp.add, [t * w for t, w in zip(_taps(g_full, k, 1, d, (hp, wp)), flipped)])
+  dx = dxp[:, pad:pad + x_shape[1], pad:pad + x_shape[2], :]
+  return dx, dkernel.reshape(kernel.shape).astype(kernel.dtype)
+
+
+depthwise_conv.defvjp(_depthwise_fwd, _depthwise_bwd)
+
+
 class DepthwiseConv(nn.Module):
   """Depthwise k x k convolution (no bias) as a sum of k*k shifted products.
 
@@ -66,23 +123,11 @@ class DepthwiseConv(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    n, h, w, c = x.shape
-    k, s, d = self.kernel_size, self.strides, self.dilation
-    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, 1, c),
-                        jnp.float32).astype(self.dtype)
-    pad = d * (k // 2)
-    x = jnp.pad(x.astype(self.dtype), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    h_out = (h + 2 * pad - d * (k - 1) - 1) // s + 1
-    w_out = (w + 2 * pad - d * (k - 1) - 1) // s + 1
-    out = jnp.zeros((n, h_out, w_out, c), self.dtype)
-    for i in range(k):
-      for j in range(k):
-        patch = jax.lax.slice(
-            x, (0, i * d, j * d, 0),
-            (n, i * d + s * (h_out - 1) + 1, j * d + s * (w_out - 1) + 1, c),
-            (1, s, s, 1))
-        out = out + patch * kernel[i, j, 0]
-    return out
+    k = self.kernel_size
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, 1, x.shape[-1]),
+                        jnp.float32)
+    return depthwise_conv(x.astype(self.dtype), kernel.astype(self.dtype), self.strides,
+                          self.dilation)
 
 
 class ConvBN(nn.Module):
@@ -92,12 +137,14 @@ class ConvBN(nn.Module):
   strides: int = 1
   dilation: int = 1
   groups: int = 1
+  shifted_depthwise: bool = True  # False: XLA's grouped conv (see DepthwiseConv)
   act: Callable[[Any], Any] | None = nn.relu
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    if self.groups > 1 and self.groups == self.features == x.shape[-1]:
+    if (self.shifted_depthwise and self.groups > 1
+        and self.groups == self.features == x.shape[-1]):
       x = DepthwiseConv(self.kernel, self.strides, self.dilation, self.dtype,
                         name='Conv_0')(x)
       x = batch_norm(train, self.dtype)(x)
