@@ -27,6 +27,7 @@ def get_config():
   c.data.width = 512
   c.data.num_train = 500
   c.data.num_val = 100
+  c.data.num_unlabeled = 2000
   c.data.domain = 'A'
   c.data.cache_dir = '~/.cache/stseg_jax/synthetic'  # rendered scenes; '' = none
   c.data.num_workers = 0  # grain worker processes; 0 = threads in-process
@@ -48,12 +49,42 @@ def get_config():
   c.train.batch_size = 16  # global batch at the largest crop
   c.train.max_batch_size = 64  # smaller crops get bigger batches up to this
   c.train.class_uniform_fraction = 0.0  # centroid sampling share of items
+  c.train.centroid_min_pixels = 0  # regions smaller than this get no centroid
   c.train.base_lr = 0.02  # 0.002 when finetuning
   c.train.momentum = 0.9
   c.train.weight_decay = 1e-4
   c.train.lr_power = 0.9
   c.train.warmup_images = 0
   c.train.stop_at_step = 0  # stop early as if preempted (tests); 0 = never
+
+  # The unlabeled set a teacher labels (stseg_jax.pseudo_label); empty name and
+  # root mean the same dataset as `data`.
+  c.unlabeled = ml_collections.ConfigDict()
+  c.unlabeled.name = ''
+  c.unlabeled.root = ''
+  c.unlabeled.split = 'unlabeled'
+
+  c.pseudo_label = ml_collections.ConfigDict()
+  c.pseudo_label.name = 'pseudo'
+  c.pseudo_label.images_per_shard = 256
+  c.pseudo_label.confidence_threshold = 0.0  # >0: less confident pixels ignored
+  c.pseudo_label.store_confidence = False
+
+  # Test-time recipe for evaluation and pseudo labels. The paper's: scales
+  # (0.5, 1.0, 2.0), flip, overlapping tiles; tile_size (0, 0) = whole image.
+  c.inference = ml_collections.ConfigDict()
+  c.inference.scales = (1.0,)
+  c.inference.flip = False
+  c.inference.tile_size = (0, 0)
+  c.inference.tile_overlap = 1 / 3
+  c.inference.tile_batch = 8
+
+  # Pseudo labels for a student (the output of stseg_jax.pseudo_label).
+  c.pseudo = ml_collections.ConfigDict()
+  c.pseudo.dir = ''  # a pseudo_label workdir; '' = train on real labels only
+  c.pseudo.name = 'pseudo'
+  c.pseudo.ratio = 3.0  # pseudo items per real item in each epoch (Table 2a)
+  c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
 
   c.loss = ml_collections.ConfigDict()
   c.loss.ohem = True

@@ -30,6 +30,7 @@ from stseg_jax import losses
 from stseg_jax import metric_writer
 from stseg_jax import models
 from stseg_jax import optim
+from stseg_jax import pseudo_label
 from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax.data import centroids
@@ -54,12 +55,19 @@ class EpochPlan:
   steps: int
 
 
-def make_plan(config, num_train_images, num_devices):
+def items_per_epoch(config, num_real_images, with_pseudo):
+  """(real, pseudo) items of an epoch: `epoch_items` real plus ratio times that."""
+  real = config.train.epoch_items or num_real_images
+  pseudo = sampler.round_half_up(config.pseudo.ratio * real) if with_pseudo else 0
+  return real, pseudo
+
+
+def make_plan(config, num_train_images, num_devices, with_pseudo=False):
   """Crop, global batch size and number of steps of every epoch."""
   t = config.train
   crops = schedules.crop_schedule(t.schedule, t.num_epochs, list(t.crop_sizes),
                                   t.warmup_epochs)
-  items = t.epoch_items or num_train_images
+  items = sum(items_per_epoch(config, num_train_images, with_pseudo))
   plan = []
   for crop in crops:
     batch = schedules.batch_size_for_crop(
@@ -175,13 +183,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  train_source = sources.open_source(config.data, config.data.train_split)
+  train_sources = [sources.open_source(config.data, config.data.train_split)]
+  if config.pseudo.dir:
+    train_sources.append(pseudo_label.open_student_source(config, train_sources[0]))
   eval_source = sources.open_source(config.data, config.data.eval_split)
-  model = create_model(config.model, train_source.num_classes)
-  plan = make_plan(config, len(train_source), jax.device_count())
+  model = create_model(config.model, train_sources[0].num_classes)
+  plan = make_plan(config, len(train_sources[0]), jax.device_count(),
+                   with_pseudo=len(train_sources) > 1)
   total_steps = sum(p.steps for p in plan)
   total_images = sum(p.steps * p.batch_size for p in plan)
-  index = centroid_index(config, train_source, workdir)
+  indexes = centroid_indexes(config, train_sources, workdir)
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = create_train_state(model, tx, jax.random.key(config.seed), mesh,
@@ -207,7 +218,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
   pending, last_log, last_step = [], time.time(), step
   run_start = time.time()
-  for p, local_batch in _train_batches(config, plan, train_source, index, step):
+  for p, local_batch in _train_batches(config, plan, train_sources, indexes, step):
     if step >= end_step:
       break
     state, metrics = compiled[p.crop].result()(state, sharding.to_global(local_batch, mesh))
@@ -233,18 +244,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   return state
 
 
-def _train_batches(config, plan, source, index, step):
+def epoch_items(config, train_sources, indexes, epoch):
+  """The epoch's (source position, image, centroid or None) items, shuffled."""
+  real, pseudo = items_per_epoch(config, len(train_sources[0]), len(train_sources) > 1)
+  if len(train_sources) == 1:
+    items = sampler.epoch_items(
+        indexes[0], len(train_sources[0]), real, seed=config.seed, epoch=epoch,
+        class_uniform_fraction=config.train.class_uniform_fraction)
+    return [(0, image, center) for image, center in items]
+  mixed = sampler.mixed_epoch_items(
+      indexes[0], len(train_sources[0]), indexes[1], len(train_sources[1]),
+      num_real=real, ratio=config.pseudo.ratio,
+      real_class_uniform=config.train.class_uniform_fraction,
+      pseudo_class_uniform=config.pseudo.class_uniform_fraction,
+      seed=config.seed, epoch=epoch)
+  return [(0 if tag == 'real' else 1, image, center) for tag, image, center in mixed]
+
+
+def _train_batches(config, plan, train_sources, indexes, step):
   """(epoch plan, local batch) pairs from global step `step` to the end."""
   first_epoch, start_batch = position(plan, step)
   for epoch in range(first_epoch, len(plan)):
     p = plan[epoch]
-    items = sampler.epoch_items(
-        index, len(source), p.steps * p.batch_size,
-        class_uniform_fraction=config.train.class_uniform_fraction,
-        seed=config.seed, epoch=epoch)
     batches = pipeline.train_epoch(
-        source, items, crop=p.crop, global_batch=p.batch_size, seed=config.seed,
-        epoch=epoch, options=pipeline.AugmentOptions.from_config(config.augment),
+        train_sources, epoch_items(config, train_sources, indexes, epoch), crop=p.crop,
+        global_batch=p.batch_size, seed=config.seed, epoch=epoch,
+        options=pipeline.AugmentOptions.from_config(config.augment),
         start_batch=start_batch if epoch == first_epoch else 0,
         num_workers=config.data.num_workers)
     for local_batch in batches:
@@ -269,14 +294,21 @@ def _log_train(writer, step, total_steps, pending, p, last_log, last_step, run_s
   return now, step
 
 
-def centroid_index(config, source, workdir):
-  """The train split's centroid index when centroid sampling is on."""
-  if not config.train.class_uniform_fraction:
-    return None
-  key = centroids.source_fingerprint(source)
-  return centroids.build_index(source, source.num_classes,
-                               config.augment.ignore_label,
-                               os.path.join(workdir, 'centroids'), key)
+def centroid_indexes(config, train_sources, workdir):
+  """Per train source, its centroid index when centroid sampling uses it."""
+  fractions = [config.train.class_uniform_fraction, config.pseudo.class_uniform_fraction]
+  indexes = []
+  for source, fraction in zip(train_sources, fractions):
+    if not fraction:
+      indexes.append(None)
+    elif hasattr(source, 'centroid_index'):  # pseudo labels carry their centroids
+      indexes.append(source.centroid_index())
+    else:
+      indexes.append(centroids.build_index(
+          source, source.num_classes, config.augment.ignore_label,
+          os.path.join(workdir, 'centroids'), centroids.source_fingerprint(source),
+          min_pixels=config.train.centroid_min_pixels))
+  return indexes
 
 
 # --- Entry point -------------------------------------------------------------

@@ -49,16 +49,17 @@ def _png(array):
 
 
 def crops_per_second_one_core(source, items, crop):
-  transform = pipeline._TrainTransform(source, crop, 0, 0, pipeline.AugmentOptions())  # pylint: disable=protected-access
-  transform(items[0])  # warm caches
+  transform = pipeline._TrainTransform((source,), crop, 0, 0, pipeline.AugmentOptions())  # pylint: disable=protected-access
+  transform((0, 0, 0, None))  # warm caches
   start = time.perf_counter()
-  for i, item in enumerate(items):
-    transform((i, item[0], item[1]))
+  for i, (image_id, center) in enumerate(items):
+    transform((i, 0, image_id, center))
   return len(items) / (time.perf_counter() - start)
 
 
 def crops_per_second_grain(source, items, crop, workers, batch=8):
-  it = pipeline.train_epoch(source, items, crop=crop, global_batch=batch, seed=0,
+  items = [(0, image_id, center) for image_id, center in items]
+  it = pipeline.train_epoch([source], items, crop=crop, global_batch=batch, seed=0,
                             epoch=0, num_workers=workers)
   batches = iter(it)
   next(batches)  # worker start-up is a one-off cost

@@ -33,16 +33,16 @@ class AugmentOptions:
 
 @dataclasses.dataclass(frozen=True)
 class _TrainTransform:
-  """Loads item (index, image id, centroid) and returns one augmented crop."""
-  source: object
+  """Loads item (index, source, image id, centroid); returns one augmented crop."""
+  sources: tuple
   crop: int
   seed: int
   epoch: int
   options: AugmentOptions
 
   def __call__(self, item):
-    index, image_id, center = item
-    example = self.source[image_id]
+    index, source, image_id, center = item
+    example = self.sources[source][image_id]
     rng = np.random.default_rng([self.seed, self.epoch, index])
     image, label = augment_lib.augment(
         example['image'], example['label'], rng, (self.crop, self.crop),
@@ -67,17 +67,19 @@ def local_slice(items, global_batch, process_index=None, process_count=None):
   return out, local
 
 
-def train_epoch(source, items, *, crop, global_batch, seed, epoch,
+def train_epoch(sources, items, *, crop, global_batch, seed, epoch,
                 options=AugmentOptions(), start_batch=0, num_workers=0):
   """Iterator over this process's batches of one epoch, from `start_batch`.
 
-  `items` are (image id, centroid or None) pairs from the sampler; batches
+  `sources` is a sequence of data sources (e.g. real, pseudo); `items` are
+  (source position, image id, centroid or None) from the sampler. Batches
   that would be incomplete are dropped so every step has the bucket's shape.
   """
-  indexed = [(i, int(image_id), center) for i, (image_id, center) in enumerate(items)]
+  indexed = [(i, int(source), int(image_id), center)
+             for i, (source, image_id, center) in enumerate(items)]
   local_items, local_batch = local_slice(indexed, global_batch)
   ds = grain.MapDataset.source(local_items)
-  ds = ds.map(_TrainTransform(source, crop, seed, epoch, options))
+  ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options))
   ds = ds.batch(local_batch, drop_remainder=True)
   ds = ds[start_batch:]
   it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))

@@ -1,0 +1,202 @@
+"""Labels an unlabeled set with a teacher; writes sharded TFRecords (paper Fig. 1b).
+
+  python -m stseg_jax.pseudo_label --config=configs/demo.py --workdir=DIR \
+      --teacher_workdir=TEACHER [--teacher_step=N]
+
+Images are cut into fixed shards of `pseudo_label.images_per_shard`; shard s
+goes to process s mod P, which predicts it on its own devices and writes
+DIR/pseudo/<name>-<s>-of-<n>.tfrecord atomically. The file set therefore
+doesn't depend on the number of processes, a rerun skips complete shards and
+redoes the rest, and when every process is done process 0 writes the
+manifest (shards, record counts, teacher, config hash, class names).
+"""
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from jax.experimental import multihost_utils
+import ml_collections
+import numpy as np
+
+from stseg_jax import checkpoints
+from stseg_jax import config_check
+from stseg_jax import distributed
+from stseg_jax import inference
+from stseg_jax import optim
+from stseg_jax import sharding
+from stseg_jax.data import centroids
+from stseg_jax.data import pseudo_records
+from stseg_jax.data import sources
+
+
+def unlabeled_data_config(config):
+  """config.data with the unlabeled set's name/root/split put in."""
+  data = ml_collections.ConfigDict(config.data.to_dict())
+  for key in ('name', 'root'):
+    if config.unlabeled.get(key):
+      data[key] = config.unlabeled[key]
+  data.train_split = config.unlabeled.split
+  return data
+
+
+def load_teacher(teacher_workdir, num_classes, mesh, step=None):
+  """(model, variables, step) of a training run's checkpoint, on `mesh`."""
+  from stseg_jax import train  # pylint: disable=g-import-not-at-top
+  config_path = os.path.join(teacher_workdir, 'config.json')
+  if not os.path.exists(config_path):
+    raise FileNotFoundError(f'--teacher_workdir: no config.json in {teacher_workdir}')
+  with open(config_path) as f:
+    teacher_config = ml_collections.ConfigDict(json.load(f))
+  model = train.create_model(teacher_config.model, num_classes)
+  tx = optim.sgd_direction()
+  state = train.create_train_state(model, tx, jax.random.key(0), mesh)
+  mngr = checkpoints.manager(teacher_workdir)
+  step = mngr.latest_step() if step is None else step
+  if step is None:
+    raise FileNotFoundError(f'--teacher_workdir: no checkpoint in {teacher_workdir}/checkpoints')
+  state = checkpoints.restore(mngr, checkpoints.abstract(state), step)
+  return model, {'params': state.params, 'batch_stats': state.batch_stats}, int(step)
+
+
+def shard_ranges(num_images, images_per_shard):
+  """[start, end) image ranges of the shards, in order."""
+  n = max(1, math.ceil(num_images / images_per_shard))
+  return [(s * images_per_shard, min((s + 1) * images_per_shard, num_images)) for s in range(n)]
+
+
+def label_image(predictor, image, num_classes, confidence_threshold):
+  """Hard label (low-confidence pixels ignored if asked), confidence, centroids."""
+  label, confidence = predictor.predict(image)
+  if confidence_threshold:
+    label = np.where(confidence < confidence_threshold, 255, label).astype(np.uint8)
+  return label, confidence, centroids.region_centroids(label, num_classes)
+
+
+def config_hash(config):
+  return hashlib.sha256(config.to_json(sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run(config, workdir, teacher_workdir, teacher_step=None):
+  """Writes this process's shards, then (process 0) the manifest."""
+  config_check.validate(config)
+  out_dir = os.path.join(workdir, 'pseudo')
+  os.makedirs(out_dir, exist_ok=True)
+  source = sources.open_source(unlabeled_data_config(config), config.unlabeled.split,
+                               labels=False)
+  # Each process predicts its own shards on its own devices: no collectives.
+  mesh = sharding.make_mesh(jax.local_devices())
+  model, variables, step = load_teacher(teacher_workdir, source.num_classes, mesh,
+                                        teacher_step)
+  predictor = inference.Predictor(model, variables, mesh,
+                                  inference.InferenceConfig.from_config(config.inference),
+                                  source.num_classes)
+  p = config.pseudo_label
+  ranges = shard_ranges(len(source), p.images_per_shard)
+  mine = range(jax.process_index(), len(ranges), jax.process_count())
+  start_time = time.time()
+  for shard in mine:
+    path = os.path.join(out_dir, pseudo_records.shard_name(p.name, shard, len(ranges)))
+    begin, end = ranges[shard]
+    if pseudo_records.shard_is_complete(path, end - begin):
+      logging.info('Shard %d complete, skipped', shard)
+      continue
+    records = []
+    for i in range(begin, end):
+      example = source[i]
+      label, confidence, found = label_image(predictor, example['image'], source.num_classes,
+                                             p.confidence_threshold)
+      records.append(pseudo_records.encode_example(
+          example['id'], example.get('path', ''), label,
+          confidence=confidence if p.store_confidence else None, centroids=found,
+          teacher_step=step))
+    pseudo_records.write_shard(path, records)
+    logging.info('Shard %d: %d images, %.1f s so far', shard, len(records),
+                 time.time() - start_time)
+  multihost_utils.sync_global_devices('pseudo_label: shards written')
+  if jax.process_index() == 0:
+    manifest = {
+        'name': p.name, 'class_names': list(source.class_names),
+        'teacher': {'workdir': os.path.abspath(teacher_workdir), 'step': step},
+        'config_hash': config_hash(config),
+        'source': {'data': unlabeled_data_config(config).to_dict(),
+                   'split': config.unlabeled.split, 'num_images': len(source)},
+        'shards': [{'file': pseudo_records.shard_name(p.name, s, len(ranges)),
+                    'records': end - begin, 'start': begin}
+                   for s, (begin, end) in enumerate(ranges)],
+    }
+    pseudo_records.write_manifest(out_dir, manifest)
+    logging.info('Wrote %d pseudo labels in %d shards to %s', len(source), len(ranges),
+                 out_dir)
+  return out_dir
+
+
+@dataclasses.dataclass
+class StudentPseudoSource:
+  """Pseudo labels paired with their images from the unlabeled source.
+
+  Record i of the set is image i of the source (shards cover the source in
+  order), so nothing else needs storing; `centroid_index` reuses the
+  centroids the labelling job stored.
+  """
+  records: pseudo_records.PseudoLabelSource
+  images: object
+
+  def __post_init__(self):
+    self.class_names = self.records.class_names
+    self.num_classes = len(self.class_names)
+    self.ignore_label = 255
+    if len(self.records) != len(self.images):
+      raise ValueError(f'{self.records!r}: {len(self.records)} pseudo labels for '
+                       f'{len(self.images)} images')
+
+  def __len__(self):
+    return len(self.records)
+
+  def __getitem__(self, i):
+    record = self.records[i]
+    return {'image': self.images[i]['image'], 'label': record['label'], 'id': record['id']}
+
+  def centroid_index(self):
+    return self.records.centroid_index(self.num_classes)
+
+
+def open_student_source(config, real_source):
+  """The pseudo labels of `config.pseudo.dir`, checked against the real data."""
+  directory = os.path.join(os.path.expanduser(config.pseudo.dir), 'pseudo')
+  if not os.path.exists(pseudo_records.manifest_path(directory, config.pseudo.name)):
+    raise FileNotFoundError(
+        f'config.pseudo.dir: no {config.pseudo.name} manifest in {directory} '
+        '(run stseg_jax.pseudo_label first)')
+  records = pseudo_records.PseudoLabelSource(directory, config.pseudo.name)
+  pseudo_records.validate_manifest(records.manifest, list(real_source.class_names))
+  described = records.manifest['source']
+  images = sources.open_source(ml_collections.ConfigDict(described['data']),
+                               described['split'], labels=False)
+  return StudentPseudoSource(records, images)
+
+
+FLAGS = flags.FLAGS
+_TEACHER = flags.DEFINE_string('teacher_workdir', None, 'Workdir of the teacher run.')
+_TEACHER_STEP = flags.DEFINE_integer('teacher_step', None, 'Teacher checkpoint; default latest.')
+
+
+def main(argv):
+  del argv
+  distributed.initialize()
+  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir, _TEACHER.value,
+                                       _TEACHER_STEP.value))
+
+
+if __name__ == '__main__':
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
+  flags.DEFINE_string('workdir', None, 'Where DIR/pseudo goes.')
+  flags.mark_flags_as_required(['config', 'workdir', 'teacher_workdir'])
+  app.run(main, flags_parser=config_check.parse_flags)

@@ -1,0 +1,137 @@
+"""The pseudo-label job: 1 vs 2 processes, restart after SIGKILL, student source."""
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from stseg_jax import train
+from stseg_jax.data import pseudo_records
+from test_train import tiny_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Runs the job in a fresh interpreter with its own device count.
+WORKER = r'''
+import os, sys
+os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=%(devices)d'
+sys.path.insert(0, %(repo)r); sys.path.insert(0, os.path.join(%(repo)r, 'tests'))
+import jax
+from absl import flags
+flags.FLAGS.mark_as_parsed()
+if %(processes)d > 1:
+  jax.distributed.initialize(coordinator_address=%(coordinator)r,
+                             num_processes=%(processes)d, process_id=%(pid)d)
+from test_pseudo_label import labelling_config
+from stseg_jax import pseudo_label
+pseudo_label.run(labelling_config(%(images)d), %(workdir)r, %(teacher)r)
+'''
+
+
+def labelling_config(num_images=10):
+  config = tiny_config()
+  config.data.num_unlabeled = num_images
+  config.pseudo_label.images_per_shard = 3  # 4 shards of 10, the last one short
+  return config
+
+
+@pytest.fixture(scope='module')
+def teacher(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('teacher'))
+  train.train_and_evaluate(tiny_config(), workdir)
+  return workdir
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _start(workdir, teacher_dir, processes, devices=2, images=10):
+  coordinator = f'127.0.0.1:{_free_port()}'
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  return [subprocess.Popen(
+      [sys.executable, '-c', WORKER % dict(devices=devices, repo=REPO, processes=processes,
+                                           pid=pid, coordinator=coordinator, images=images,
+                                           workdir=workdir, teacher=teacher_dir)],
+      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+          for pid in range(processes)]
+
+
+def _wait(procs):
+  for proc in procs:
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log[-3000:]
+
+
+def _labels(workdir):
+  source = pseudo_records.PseudoLabelSource(os.path.join(workdir, 'pseudo'), 'pseudo')
+  return {source[i]['id']: hashlib.sha256(source.record(i)).hexdigest()
+          for i in range(len(source))}, source.manifest
+
+
+def test_one_and_two_processes_write_identical_labels(teacher, tmp_path):
+  one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+  _wait(_start(one, teacher, processes=1))
+  _wait(_start(two, teacher, processes=2))
+  labels1, manifest1 = _labels(one)
+  labels2, manifest2 = _labels(two)
+  assert len(labels1) == 10 and labels1 == labels2  # byte-equal records
+  assert manifest1['shards'] == manifest2['shards']
+  assert [s['records'] for s in manifest1['shards']] == [3, 3, 3, 1]
+  assert manifest1['class_names'][0] == 'road'
+  assert manifest1['teacher']['step'] == 4
+
+
+def test_killed_job_resumes_without_duplicates(teacher, tmp_path):
+  workdir = str(tmp_path / 'killed')
+  [proc] = _start(workdir, teacher, processes=1, images=60)  # 20 shards
+  pseudo_dir = os.path.join(workdir, 'pseudo')
+  deadline = time.time() + 300
+  while time.time() < deadline:  # kill once the first shard has landed
+    if os.path.isdir(pseudo_dir) and any(f.endswith('.tfrecord') for f in os.listdir(pseudo_dir)):
+      break
+    time.sleep(0.01)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert not os.path.exists(pseudo_records.manifest_path(pseudo_dir, 'pseudo'))
+  _wait(_start(workdir, teacher, processes=1, images=60))
+  labels, manifest = _labels(workdir)
+  assert len(labels) == 60 == sum(s['records'] for s in manifest['shards'])
+  assert not [f for f in os.listdir(pseudo_dir) if '.tmp' in f]
+  reference = str(tmp_path / 'reference')
+  _wait(_start(reference, teacher, processes=1, images=60))
+  assert labels == _labels(reference)[0]
+
+
+def test_student_trains_on_real_plus_pseudo(teacher, tmp_path):
+  pseudo_dir = str(tmp_path / 'labels')
+  _wait(_start(pseudo_dir, teacher, processes=1))
+  config = tiny_config()
+  config.pseudo.dir = pseudo_dir
+  config.pseudo.ratio = 1.0  # 16 real + 16 pseudo items an epoch
+  config.data.num_unlabeled = 10
+  state = train.train_and_evaluate(config, str(tmp_path / 'student'))
+  assert int(state.step) == 8  # 2 epochs x 32 items / batch 8
+  records = [json.loads(l) for l in open(tmp_path / 'student' / 'metrics.jsonl')]
+  assert all(np.isfinite(r['loss']) for r in records if 'loss' in r)
+
+
+def test_manifest_with_other_classes_is_refused(teacher, tmp_path):
+  pseudo_dir = str(tmp_path / 'labels')
+  _wait(_start(pseudo_dir, teacher, processes=1))
+  path = pseudo_records.manifest_path(os.path.join(pseudo_dir, 'pseudo'), 'pseudo')
+  manifest = json.load(open(path))
+  manifest['class_names'][0] = 'street'
+  json.dump(manifest, open(path, 'w'))
+  config = tiny_config()
+  config.pseudo.dir = pseudo_dir
+  with pytest.raises(ValueError, match='class_names'):
+    train.train_and_evaluate(config, str(tmp_path / 'student'))
