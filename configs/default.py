@@ -86,6 +86,12 @@ def get_config():
   c.pseudo.ratio = 3.0  # pseudo items per real item in each epoch (Table 2a)
   c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
 
+  # stseg_jax.self_train: teacher-student loops (Table 9); `student` holds the
+  # fields the student overrides (e.g. student.model.name, student.pseudo.ratio).
+  c.self_training = ml_collections.ConfigDict()
+  c.self_training.loops = 1
+  c.student = ml_collections.ConfigDict()
+
   c.loss = ml_collections.ConfigDict()
   c.loss.ohem = True
   c.loss.ohem_thresh = 0.7

@@ -135,3 +135,21 @@ def test_manifest_with_other_classes_is_refused(teacher, tmp_path):
   config.pseudo.dir = pseudo_dir
   with pytest.raises(ValueError, match='class_names'):
     train.train_and_evaluate(config, str(tmp_path / 'student'))
+
+
+def test_self_train_runs_all_stages_then_skips_them(tmp_path):
+  from stseg_jax import self_train
+  config = tiny_config()
+  config.data.num_unlabeled = 8
+  config.student = self_train.ml_collections.ConfigDict(
+      {'pseudo': {'ratio': 1.0}, 'train': {'num_epochs': 1}})
+  report = self_train.run(config, str(tmp_path))
+  assert set(report['seconds']) == {'teacher', 'pseudo_label', 'student'}
+  assert report['teacher']['checkpoint_step'] == 4 and report['student']['checkpoint_step'] == 4
+  assert report['delta_miou'] == pytest.approx(
+      report['student']['miou'] - report['teacher']['miou'])
+  markdown = open(tmp_path / 'report.md').read()
+  assert '| teacher |' in markdown and '| road |' in markdown
+  # A rerun finds every stage complete and only re-evaluates.
+  again = self_train.run(config, str(tmp_path))
+  assert again['seconds'] == report['seconds']

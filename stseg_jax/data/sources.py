@@ -6,6 +6,8 @@ when opened, naming whatever is missing.
 """
 import os
 
+import numpy as np
+
 from stseg_jax.data import bdd100k
 from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
@@ -18,7 +20,16 @@ NAMES = ('synthetic', 'camvid', 'cityscapes', 'cityscapes_coarse', 'cityscapes_t
 
 
 def open_source(data_config, split, labels=True):
-  """The random-access source for `split`; `labels=False` for unlabeled use."""
+  """The random-access source for `split`; `labels=False` for unlabeled use.
+
+  `<split>_labeled` / `<split>_unlabeled` cut `split` in two with a fixed
+  seeded permutation: the first `data.labeled_fraction` of it is labeled
+  (the semi-supervised setting of camvid_selftrain.py).
+  """
+  for part in ('_labeled', '_unlabeled'):
+    if split.endswith(part):
+      return _fraction(open_source(data_config, split[:-len(part)], labels), data_config,
+                       labeled=part == '_labeled')
   name = data_config.name
   if name == 'synthetic':
     return _synthetic(data_config, split)
@@ -40,6 +51,15 @@ def open_source(data_config, split, labels=True):
   if name == 'bdd100k':
     return bdd100k.BDD100KSource(root, split=split, labels=labels)
   raise ValueError(f'config.data.name: {name!r} is not one of {NAMES}')
+
+
+def _fraction(source, data_config, labeled):
+  fraction = data_config.get('labeled_fraction', None)
+  if fraction is None or not 0 < fraction < 1:
+    raise ValueError(f'config.data.labeled_fraction: needs a value in (0, 1), got {fraction}')
+  order = np.random.default_rng(data_config.get('split_seed', 0)).permutation(len(source))
+  cut = int(round(fraction * len(source)))
+  return source.subset(np.sort(order[:cut] if labeled else order[cut:]))
 
 
 def _synthetic(data_config, split):

@@ -1,0 +1,166 @@
+"""The self-training workflow: teacher, pseudo labels, student, report (Fig. 1).
+
+  python -m stseg_jax.self_train --config=configs/demo_selftrain.py --workdir=DIR
+
+Stages, each in its own folder of DIR and each skipped when its output is
+complete, so rerunning after a crash continues where it stopped:
+  teacher/   trained on the labeled set                 (stseg_jax.train)
+  labels/    teacher's hard labels on the unlabeled set  (stseg_jax.pseudo_label)
+  student/   trained on real + pseudo labels             (stseg_jax.train)
+then both are evaluated on the same split: DIR/report.json and DIR/report.md.
+With `self_training.loops` > 1 the student becomes the next loop's teacher.
+
+The config is a training config for the teacher plus `config.student`, a
+partial config whose fields override the teacher's for the student (its
+model may differ, as in the paper's Table 3).
+"""
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import ml_collections
+
+from stseg_jax import config_check
+from stseg_jax import distributed
+from stseg_jax import evaluate
+from stseg_jax import pseudo_label
+from stseg_jax import train
+
+
+def merged(base, overrides):
+  """A copy of `base` with every field set in `overrides` replaced, recursively."""
+  out = ml_collections.ConfigDict(base.to_dict())
+  def apply(target, source):
+    for key, value in source.items():
+      if isinstance(value, ml_collections.ConfigDict) and key in target:
+        apply(target[key], value)
+      else:
+        target[key] = value
+  apply(out, overrides)
+  return out
+
+
+def student_config(config, labels_dir):
+  student = merged(config, config.student)
+  student.pseudo.dir = labels_dir
+  return student
+
+
+def _done(path):
+  return os.path.exists(os.path.join(path, 'DONE'))
+
+
+def _mark_done(path, seconds):
+  if jax.process_index() == 0:
+    with open(os.path.join(path, 'DONE'), 'w') as f:
+      json.dump({'seconds': seconds}, f)
+
+
+def _stage_seconds(path):
+  with open(os.path.join(path, 'DONE')) as f:
+    return json.load(f)['seconds']
+
+
+def _stage(name, path, fn):
+  """Runs `fn` unless `path` is marked complete; returns its wall time."""
+  if _done(path):
+    logging.info('Stage %s: complete, skipped', name)
+    return _stage_seconds(path)
+  logging.info('Stage %s: running in %s', name, path)
+  start = time.time()
+  os.makedirs(path, exist_ok=True)
+  fn()
+  seconds = time.time() - start
+  _mark_done(path, seconds)
+  return seconds
+
+
+def run(config, workdir):
+  """All stages of all loops; returns the report."""
+  config_check.validate(config)
+  os.makedirs(workdir, exist_ok=True)
+  loops = config.self_training.loops
+  teacher_dir = os.path.join(workdir, 'teacher')
+  timings = {'teacher': _stage('teacher', teacher_dir,
+                               lambda: train.train_and_evaluate(config, teacher_dir))}
+  teacher_config = config
+  for loop in range(loops):
+    suffix = '' if loops == 1 else f'_{loop + 1}'
+    labels_dir = os.path.join(workdir, 'labels' + suffix)
+    student_dir = os.path.join(workdir, 'student' + suffix)
+    student = student_config(config, labels_dir)
+    timings['pseudo_label' + suffix] = _stage(
+        'pseudo_label' + suffix, labels_dir,
+        lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))
+    timings['student' + suffix] = _stage(
+        'student' + suffix, student_dir, lambda: train.train_and_evaluate(student, student_dir))
+    teacher_dir, teacher_config = student_dir, student
+  report = make_report(config, workdir, teacher=os.path.join(workdir, 'teacher'),
+                       student=teacher_dir, timings=timings)
+  return report
+
+
+def make_report(config, workdir, teacher, student, timings):
+  """Evaluates teacher and student on the same split; writes report.json/.md."""
+  results = {}
+  for name, path in (('teacher', teacher), ('student', student)):
+    run_config = ml_collections.ConfigDict(json.load(open(os.path.join(path, 'config.json'))))
+    results[name] = evaluate.evaluate_checkpoint(run_config, path)
+  report = {
+      'dataset': config.data.name, 'split': config.data.eval_split,
+      'teacher': _summary(results['teacher']), 'student': _summary(results['student']),
+      'delta_miou': results['student']['miou'] - results['teacher']['miou'],
+      'seconds': timings,
+  }
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'report.json'), 'w') as f:
+      json.dump(report, f, indent=1)
+    with open(os.path.join(workdir, 'report.md'), 'w') as f:
+      f.write(report_markdown(report))
+  logging.info('Teacher mIoU %.4f, student %.4f (%+.4f)', report['teacher']['miou'],
+               report['student']['miou'], report['delta_miou'])
+  return report
+
+
+def _summary(result):
+  return {k: result[k] for k in ('miou', 'pixel_accuracy', 'per_class_iou', 'num_images',
+                                 'checkpoint_step')}
+
+
+def report_markdown(report):
+  """A short human-readable report: mIoU, delta, per-class IoU, stage times."""
+  t, s = report['teacher'], report['student']
+  pct = lambda v: '-' if v is None else f'{100 * v:.1f}'
+  lines = [f'# Self-training on {report["dataset"]} ({report["split"]}, '
+           f'{t["num_images"]} images)', '',
+           '| | mIoU | pixel acc. |', '|---|---|---|',
+           f'| teacher | {pct(t["miou"])} | {pct(t["pixel_accuracy"])} |',
+           f'| student | {pct(s["miou"])} | {pct(s["pixel_accuracy"])} |',
+           f'| delta | {100 * report["delta_miou"]:+.1f} | |', '',
+           '| class | teacher IoU | student IoU |', '|---|---|---|']
+  lines += [f'| {name} | {pct(t["per_class_iou"][name])} | {pct(s["per_class_iou"][name])} |'
+            for name in t['per_class_iou']]
+  lines += ['', '| stage | seconds |', '|---|---|']
+  lines += [f'| {name} | {seconds:.0f} |' for name, seconds in report['seconds'].items()]
+  return '\n'.join(lines) + '\n'
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  distributed.initialize()
+  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir))
+
+
+if __name__ == '__main__':
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
+  flags.DEFINE_string('workdir', None, 'Where the stages and the report go.')
+  flags.mark_flags_as_required(['config', 'workdir'])
+  app.run(main, flags_parser=config_check.parse_flags)
