@@ -17,13 +17,21 @@ setup() {
   fi
   # Reinstall only when a requirements file changed since the last install.
   local stamp="$VENV/.stseg-installed"
+  if [ "$1" = test ]; then stamp="$stamp-test"; fi
   if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || \
-     { [ "$1" = test ] && [ requirements-torch.txt -nt "$stamp" ]; }; then
+     { [ "$1" = test ] && { [ requirements-torch.txt -nt "$stamp" ] || \
+                            [ requirements-test-extra.txt -nt "$stamp" ]; }; }; then
     "$VENV/bin/pip" install -q -r requirements.txt
-    if [ "$1" = test ] && [ -z "${STSEG_NO_TORCH:-}" ]; then
-      # Optional: enables the torchvision-equivalence tests (skipped without).
-      "$VENV/bin/pip" install -q -r requirements-torch.txt || \
-        echo "torch not installed: the torch-equivalence tests will be skipped"
+    if [ "$1" = test ]; then
+      # Optional: tensorflow (tf.data compatibility) and cityscapesscripts (iIoU
+      # cross-check); their tests are skipped without them.
+      "$VENV/bin/pip" install -q -r requirements-test-extra.txt || \
+        echo "test extras not installed: their tests will be skipped"
+      if [ -z "${STSEG_NO_TORCH:-}" ]; then
+        # Optional: the torchvision-equivalence tests (skipped without).
+        "$VENV/bin/pip" install -q -r requirements-torch.txt || \
+          echo "torch not installed: the torch-equivalence tests will be skipped"
+      fi
     fi
     touch "$stamp"
   fi
