@@ -3,6 +3,7 @@
   python -m stseg_jax.evaluate --config=configs/demo.py --workdir=/tmp/demo \
       [--checkpoint_step=N]
 """
+import dataclasses
 import json
 import os
 
@@ -11,9 +12,11 @@ from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import numpy as np
 
 from stseg_jax import distributed
+from stseg_jax import inference
 from stseg_jax import metrics
 from stseg_jax import sharding
 from stseg_jax.data import pipeline
@@ -36,7 +39,7 @@ class Evaluator:
   """Confusion matrix over a split, accumulated on device across batches."""
 
   def __init__(self, model, source, mesh, config):
-    self.source, self.mesh, self.config = source, mesh, config
+    self.model, self.source, self.mesh, self.config = model, source, mesh, config
     num_classes = source.num_classes
     ignore = config.augment.ignore_label
 
@@ -58,6 +61,41 @@ class Evaluator:
     return -(-self.config.eval.batch_size // n) * n
 
   def run(self, state):
+    recipe = inference.InferenceConfig.from_config(self.config.inference)
+    if recipe.tile_size is None and recipe.scales == (1.0,) and not recipe.flip:
+      cm = self._whole_images(state)
+    else:
+      cm = self._with_recipe(state, recipe)
+    result = metrics.summarize(cm, self.source.class_names)
+    result['num_images'] = self._num_images()
+    result['inference'] = dataclasses.asdict(recipe)
+    return result
+
+  def _num_images(self):
+    limit = self.config.eval.max_images
+    return min(len(self.source), limit) if limit else len(self.source)
+
+  def _with_recipe(self, state, recipe):
+    """Tiled / multi-scale / flipped predictions, image by image (inference.py).
+
+    Each process predicts its share of the images on its own devices; the
+    confusion matrices are summed over processes.
+    """
+    mesh = sharding.make_mesh(jax.local_devices())
+    predictor = inference.Predictor(
+        self.model, {'params': state.params, 'batch_stats': state.batch_stats}, mesh,
+        recipe, self.source.num_classes)
+    c = self.source.num_classes
+    cm = np.zeros((c, c), np.int64)
+    for i in range(jax.process_index(), self._num_images(), jax.process_count()):
+      example = self.source[i]
+      label, _ = predictor.predict(example['image'])
+      cm += np.asarray(metrics.confusion_matrix(label, example['label'], c,
+                                                self.config.augment.ignore_label))
+    return np.asarray(multihost_utils.process_allgather(cm)).reshape(-1, c, c).sum(0) \
+        if jax.process_count() > 1 else cm
+
+  def _whole_images(self, state):
     cm = None
     batches = pipeline.eval_batches(self.source, self.batch_size,
                                     self.config.eval.max_images or None)
@@ -65,10 +103,7 @@ class Evaluator:
       batch_cm = self._step(state.params, state.batch_stats,
                             sharding.to_global(local_batch, self.mesh))
       cm = batch_cm if cm is None else cm + batch_cm
-    result = metrics.summarize(jax.device_get(cm), self.source.class_names)
-    result['num_images'] = (min(len(self.source), self.config.eval.max_images)
-                            if self.config.eval.max_images else len(self.source))
-    return result
+    return jax.device_get(cm)
 
 
 def write_result(workdir, result, config, step):

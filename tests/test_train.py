@@ -156,3 +156,14 @@ def test_one_compilation_per_crop_bucket(tmp_path, caplog):
   compiles = [r.getMessage() for r in caplog.records
               if 'train_step' in r.getMessage() and 'ompil' in r.getMessage()]
   assert len(compiles) == 3, compiles
+
+
+def test_evaluate_with_flip_and_tiles_runs_the_inference_recipe(trained):
+  workdir, _ = trained
+  config = tiny_config()
+  config.inference.flip = True
+  config.inference.scales = (0.5, 1.0)
+  config.inference.tile_size = (48, 48)
+  result = evaluate.evaluate_checkpoint(config, workdir)
+  assert result['inference']['flip'] and result['inference']['tile_size'] == (48, 48)
+  assert result['num_pixels'] > 0 and 0 <= result['miou'] <= 1
