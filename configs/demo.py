@@ -2,7 +2,8 @@
 
   python -m stseg_jax.train --config=configs/demo.py --workdir=/tmp/demo
 
-Needs no download; a few minutes on a 2-core CPU.
+Needs no download; about 13 minutes on a 2-core CPU (mIoU 0.45 on val,
+measured; see the README).
 """
 from configs import default
 
@@ -13,16 +14,19 @@ def get_config():
   del c.model.backbone
   del c.model.output_stride
   c.data.name = 'synthetic'
-  c.data.height, c.data.width = 256, 512
+  # 384x768 scenes: at 256x512 poles and traffic lights are 1-2 px wide,
+  # below what Fast-SCNN's stride-8 features resolve.
+  c.data.height, c.data.width = 384, 768
   c.data.num_train, c.data.num_val = 500, 100
   c.data.num_workers = 1
-  c.train.num_epochs = 8
+  c.train.num_epochs = 16
   c.train.crop_sizes = (256,)
   c.train.batch_size = 8
   c.train.base_lr = 0.05
-  c.loss.ohem = False
-  c.eval.batch_size = 10
+  c.train.class_uniform_fraction = 0.5  # centroid sampling for the rare classes
+  c.loss.ohem = True
+  c.eval.batch_size = 4
   c.log_every = 20
-  c.eval_every = 250
-  c.checkpoint_every = 250
+  c.eval_every = 248
+  c.checkpoint_every = 248
   return c
