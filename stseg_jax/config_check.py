@@ -47,7 +47,7 @@ def run_or_exit(fn):
   """
   try:
     return fn()
-  except (ConfigError, FileNotFoundError) as e:
+  except (ConfigError, FileNotFoundError, FloatingPointError) as e:
     if os.environ.get('STSEG_TRACEBACK'):
       raise
     sys.exit(f'error: {e}')

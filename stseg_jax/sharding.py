@@ -6,15 +6,21 @@ statistics over the global batch (cross-replica BN) with no axis_name.
 """
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
 def make_mesh(devices=None):
-  """A 1-D 'data' mesh. Auto axes: XLA propagates shardings through the model
-  (jax 0.10's default, Explicit, would demand an out_sharding on reshapes)."""
+  """A 1-D 'data' mesh over `devices` (default: all), ordered by process.
+
+  Process p's devices hold rows [p*n/P, (p+1)*n/P) of every global batch, the
+  rows `data.pipeline.local_slice` gives it, so a run on P processes sees the
+  same global batches, in the same order, as a run on one. Auto axes: XLA
+  propagates shardings (jax 0.10's default, Explicit, would demand an
+  out_sharding on reshapes).
+  """
   devices = jax.devices() if devices is None else devices
-  return jax.make_mesh((len(devices),), ('data',),
-                       axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
+  devices = sorted(devices, key=lambda d: (d.process_index, d.id))
+  return Mesh(np.array(devices), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def data_sharding(mesh):

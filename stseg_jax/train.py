@@ -7,7 +7,9 @@ import dataclasses
 import functools
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from concurrent import futures
 
@@ -142,7 +144,8 @@ def train_step(state, batch, *, model, tx, config, total_images):
                             images_seen=state.images_seen + images.shape[0],
                             params=params, batch_stats=batch_stats,
                             opt_state=opt_state)
-  return new_state, {'loss': loss, 'lr': lr, 'grad_norm': optax.tree.norm(grads)}
+  return new_state, {'loss': loss, 'lr': lr, 'grad_norm': optax.tree.norm(grads),
+                     'param_norm': optax.tree.norm(params)}
 
 
 def compile_buckets(step_fn, state, plan, mesh, executor=None):
@@ -214,34 +217,76 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)
   writer = metric_writer.MetricWriter(workdir)
 
+  preemption = Preemption()
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
   pending, last_log, last_step = [], time.time(), step
   run_start = time.time()
-  for p, local_batch in _train_batches(config, plan, train_sources, indexes, step):
-    if step >= end_step:
-      break
-    state, metrics = compiled[p.crop].result()(state, sharding.to_global(local_batch, mesh))
-    step += 1
-    pending.append(metrics)
-    if step % config.log_every == 0 or step == end_step:
-      last_log, last_step = _log_train(writer, step, total_steps, pending, p,
-                                       last_log, last_step, run_start)
-      pending = []
-    if step % config.eval_every == 0 or step == total_steps:
-      result = evaluator.run(state)
-      writer.write(step, {'eval_miou': result['miou'],
-                          'eval_pixel_accuracy': result['pixel_accuracy']})
-      logging.info('step %d: eval mIoU %.4f', step, result['miou'])
-      evaluate_lib.write_result(workdir, result, config, step)
-    if step % config.checkpoint_every == 0 or step == end_step:
-      checkpoints.save(mngr, state)
-  if step < total_steps:
-    logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
-  mngr.wait_until_finished()
-  executor.shutdown()
-  writer.close()
+  try:
+    for p, local_batch in _train_batches(config, plan, train_sources, indexes, step):
+      if step >= end_step:
+        break
+      state, metrics = compiled[p.crop].result()(state, sharding.to_global(local_batch, mesh))
+      step += 1
+      pending.append(metrics)
+      if step % config.log_every == 0 or step == end_step:
+        last_log, last_step = _log_train(writer, step, total_steps, pending, p,
+                                         last_log, last_step, run_start)
+        pending = []
+      if step % config.eval_every == 0 or step == total_steps:
+        result = evaluator.run(state)
+        writer.write(step, {'eval_miou': result['miou'],
+                            'eval_pixel_accuracy': result['pixel_accuracy']})
+        logging.info('step %d: eval mIoU %.4f', step, result['miou'])
+        evaluate_lib.write_result(workdir, result, config, step)
+      if step % config.checkpoint_every == 0 or step == end_step or preemption.requested:
+        _check_finite(metrics, step)  # never checkpoint NaN parameters
+        checkpoints.save(mngr, state)
+      if preemption.requested:
+        logging.warning('SIGTERM: saved a checkpoint at step %d, exiting; rerun to resume', step)
+        break
+    if step < total_steps and not preemption.requested:
+      logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
+  finally:  # also on errors: finish async saves, stop threads
+    mngr.wait_until_finished()
+    preemption.restore()
+    executor.shutdown(cancel_futures=True)
+    writer.close()
   return state
+
+
+class Preemption:
+  """SIGTERM (what a scheduler sends before killing a job) asks the loop to
+  checkpoint at the end of the current step and return."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.requested = True
+
+  def restore(self):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _check_finite(metrics, step):
+  """Raises if the step's loss, gradients or updated parameters are NaN/inf.
+
+  Not the loss alone: OHEM keeps no pixel whose probability is NaN, so with
+  NaN parameters the loss can read 0; and the updated parameters, which are
+  what a checkpoint saves, can turn NaN in a step whose loss was finite.
+  """
+  values = jax.device_get({k: metrics[k] for k in ('loss', 'grad_norm', 'param_norm')})
+  bad = {k: float(v) for k, v in values.items() if not np.isfinite(v)}
+  if bad:
+    raise FloatingPointError(
+        f'non-finite {bad} at step {step}; stopped before it reaches a checkpoint '
+        '(lower train.base_lr, or check the data)')
 
 
 def epoch_items(config, train_sources, indexes, epoch):
@@ -279,6 +324,8 @@ def _train_batches(config, plan, train_sources, indexes, step):
 def _log_train(writer, step, total_steps, pending, p, last_log, last_step, run_start):
   """Fetches the interval's metrics (the loop's only host sync) and logs them."""
   values = jax.device_get(pending)
+  for offset, v in enumerate(values):
+    _check_finite(v, step - len(values) + offset + 1)
   now = time.time()
   steps = step - last_step
   seconds_per_step = (now - last_log) / max(steps, 1)
