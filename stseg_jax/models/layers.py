@@ -45,12 +45,8 @@ def adaptive_avg_pool(x, bins):
 
 
 def batch_norm(train, dtype, name=None):
-  """BatchNorm with the project settings (torch-equivalent momentum 0.1)."""
-  # No axis_name: under jax.jit with a sharded batch the statistics are global.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, use_fast_variance=False, dtype=dtype,
-                      param_dtype=jnp.float32,
-                      name=name)
+  """The project's BatchNorm (torch momentum 0.1); one definition, in resnet.py."""
+  return resnet.batch_norm(train, dtype, name)
 
 
 def _taps(x, k, s, d, out_hw):

@@ -31,6 +31,8 @@ conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
 def batch_norm(train, dtype, name):
   """BatchNorm matching torch's defaults (torch momentum 0.1 == flax 0.9)."""
+  # No axis_name: under jax.jit with a sharded batch the statistics are
+  # global (cross-replica BN). Two-pass variance: E[x^2] - E[x]^2 cancels.
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
                       epsilon=1e-5, use_fast_variance=False, dtype=dtype,
                       param_dtype=jnp.float32,
