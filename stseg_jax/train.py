@@ -98,7 +98,7 @@ def create_model(model_config, num_classes):
   return models.create(model_config.name, num_classes=num_classes, **options)
 
 
-def create_train_state(model, tx, rng, mesh, pretrained=''):
+def create_train_state(model, tx, rng, mesh, pretrained='', backbone=None):
   """Initialises the replicated train state (on every device, no transfer)."""
   def init(rng):
     variables = model.init(rng, jnp.zeros((1, 64, 64, 3), jnp.float32), train=False)
@@ -111,7 +111,7 @@ def create_train_state(model, tx, rng, mesh, pretrained=''):
     from stseg_jax.models import convert_torch  # pylint: disable=g-import-not-at-top
     variables = convert_torch.load_pretrained_backbone(
         {'params': state.params, 'batch_stats': state.batch_stats}, pretrained,
-        arch=None)
+        arch=backbone)
     variables = jax.device_put(variables, sharding.replicated(mesh))
     state = state.replace(params=variables['params'],
                           batch_stats=variables['batch_stats'])
@@ -199,7 +199,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = create_train_state(model, tx, jax.random.key(config.seed), mesh,
-                             config.model.get('pretrained', ''))
+                             config.model.get('pretrained', ''),
+                             config.model.get('backbone', None))
   mngr = checkpoints.manager(workdir, config.keep_checkpoints)
   restored = checkpoints.restore(mngr, checkpoints.abstract(state))
   if restored is not None:
