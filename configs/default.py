@@ -69,6 +69,7 @@ def get_config():
   c.pseudo_label.images_per_shard = 256
   c.pseudo_label.confidence_threshold = 0.0  # >0: less confident pixels ignored
   c.pseudo_label.store_confidence = False
+  c.pseudo_label.soft_topk = 0  # >0: also store the K most likely classes' probabilities
 
   # Test-time recipe for evaluation and pseudo labels. The paper's: scales
   # (0.5, 1.0, 2.0), flip, overlapping tiles; tile_size (0, 0) = whole image.

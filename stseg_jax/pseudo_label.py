@@ -71,12 +71,18 @@ def shard_ranges(num_images, images_per_shard):
   return [(s * images_per_shard, min((s + 1) * images_per_shard, num_images)) for s in range(n)]
 
 
-def label_image(predictor, image, num_classes, confidence_threshold):
-  """Hard label (low-confidence pixels ignored if asked), confidence, centroids."""
-  label, confidence = predictor.predict(image)
+def label_image(predictor, image, num_classes, confidence_threshold=0.0, topk=0):
+  """Hard label (low-confidence pixels ignored if asked), confidence, centroids,
+  and the `topk` most likely classes with their probabilities (or None)."""
+  probs = predictor.predict_probs(image)
+  label, confidence = probs.argmax(-1).astype(np.uint8), probs.max(-1)
   if confidence_threshold:
     label = np.where(confidence < confidence_threshold, 255, label).astype(np.uint8)
-  return label, confidence, centroids.region_centroids(label, num_classes)
+  soft = None
+  if topk:
+    indices = np.argsort(-probs, axis=-1)[..., :topk]
+    soft = (indices, np.take_along_axis(probs, indices, axis=-1))
+  return label, confidence, centroids.region_centroids(label, num_classes), soft
 
 
 def config_hash(config):
@@ -110,12 +116,12 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
     records = []
     for i in range(begin, end):
       example = source[i]
-      label, confidence, found = label_image(predictor, example['image'], source.num_classes,
-                                             p.confidence_threshold)
+      label, confidence, found, soft = label_image(
+          predictor, example['image'], source.num_classes, p.confidence_threshold, p.soft_topk)
       records.append(pseudo_records.encode_example(
           example['id'], example.get('path', ''), label,
-          confidence=confidence if p.store_confidence else None, centroids=found,
-          teacher_step=step))
+          confidence=confidence if p.store_confidence else None, topk=soft,
+          centroids=found, teacher_step=step))
     pseudo_records.write_shard(path, records)
     logging.info('Shard %d: %d images, %.1f s so far', shard, len(records),
                  time.time() - start_time)

@@ -153,3 +153,44 @@ def test_self_train_runs_all_stages_then_skips_them(tmp_path):
   # A rerun finds every stage complete and only re-evaluates.
   again = self_train.run(config, str(tmp_path))
   assert again['seconds'] == report['seconds']
+
+
+class _FixedPredictor:
+  """Stands in for inference.Predictor with known probabilities."""
+
+  def __init__(self, probs):
+    self.probs = probs
+
+  def predict_probs(self, image):
+    del image
+    return self.probs
+
+
+def test_label_image_threshold_and_topk_by_hand():
+  from stseg_jax import pseudo_label
+  probs = np.array([[[0.6, 0.3, 0.1], [0.2, 0.45, 0.35]]], np.float32)  # 1x2 image
+  label, confidence, found, (indices, top) = pseudo_label.label_image(
+      _FixedPredictor(probs), None, num_classes=3, confidence_threshold=0.5, topk=2)
+  np.testing.assert_array_equal(label, [[0, 255]])  # 0.45 < 0.5: ignored
+  np.testing.assert_allclose(confidence, [[0.6, 0.45]])
+  np.testing.assert_array_equal(indices, [[[0, 1], [1, 2]]])
+  np.testing.assert_allclose(top, [[[0.6, 0.3], [0.45, 0.35]]])
+  assert set(found) == {0}
+  record = pseudo_records.decode_example(pseudo_records.encode_example(
+      'x', '', label, confidence=confidence, topk=(indices, top), centroids=found))
+  np.testing.assert_array_equal(record['topk_indices'], indices)
+  np.testing.assert_allclose(record['topk_probs'], top, atol=1e-3)  # float16
+
+
+def test_job_stores_soft_topk_and_confidence(teacher, tmp_path):
+  from stseg_jax import pseudo_label
+  config = labelling_config(num_images=4)
+  config.pseudo_label.soft_topk = 2
+  config.pseudo_label.store_confidence = True
+  pseudo_label.run(config, str(tmp_path), teacher)
+  source = pseudo_records.PseudoLabelSource(str(tmp_path / 'pseudo'), 'pseudo')
+  record = source[3]
+  assert record['topk_indices'].shape == record['label'].shape + (2,)
+  np.testing.assert_array_equal(record['topk_indices'][..., 0], record['label'])
+  assert np.all(record['topk_probs'][..., 0] >= record['topk_probs'][..., 1])
+  np.testing.assert_allclose(record['confidence'], record['topk_probs'][..., 0], atol=1 / 255)
