@@ -202,7 +202,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                              config.model.get('pretrained', ''),
                              config.model.get('backbone', None))
   mngr = checkpoints.manager(workdir, config.keep_checkpoints)
-  restored = checkpoints.restore(mngr, checkpoints.abstract(state))
+  restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True)
   if restored is not None:
     state = restored
     logging.info('Resumed from step %d', int(state.step))

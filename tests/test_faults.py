@@ -1,5 +1,8 @@
-"""Faults during training: SIGTERM (preemption), divergence to NaN."""
+"""Faults during training: SIGTERM (preemption), kill -9, a damaged checkpoint,
+divergence to NaN, and a bad file met mid-run."""
+import glob
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -38,33 +41,80 @@ def _restored_params(workdir):
   return mngr.latest_step(), checkpoints.restore(mngr, checkpoints.abstract(state)).params
 
 
-def _train_cli(workdir):
+def _train_cli(workdir, *extra):
   return subprocess.Popen(
       [sys.executable, '-m', 'stseg_jax.train', '--config=configs/demo.py',
-       f'--workdir={workdir}', *OVERRIDES], cwd=REPO, stdout=subprocess.PIPE,
+       f'--workdir={workdir}', *OVERRIDES, *extra], cwd=REPO, stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT, text=True)
 
 
-def test_sigterm_checkpoints_exits_cleanly_and_resumes_exactly(tmp_path):
-  workdir = str(tmp_path / 'preempted')
-  proc = _train_cli(workdir)
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory):
+  """Params of the uninterrupted 40-step run that each fault's resumed run must equal."""
+  return train.train_and_evaluate(_config(), str(tmp_path_factory.mktemp('straight'))).params
+
+
+def _wait_for_logged_steps(workdir, n, proc):
   metrics = os.path.join(workdir, 'metrics.jsonl')
   deadline = time.time() + 300
-  while time.time() < deadline and not (os.path.exists(metrics) and
-                                        sum(1 for _ in open(metrics)) >= 3):
-    time.sleep(0.05)
+  while time.time() < deadline and proc.poll() is None and not (
+      os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= n):
+    time.sleep(0.02)
+  assert proc.poll() is None, proc.communicate()[0][-3000:]
+
+
+def _finish(workdir, *extra):
+  log, _ = _train_cli(workdir, *extra).communicate(timeout=600)
+  return log
+
+
+def test_sigterm_checkpoints_exits_cleanly_and_resumes_exactly(tmp_path, straight):
+  workdir = str(tmp_path / 'preempted')
+  proc = _train_cli(workdir)
+  _wait_for_logged_steps(workdir, 3, proc)
   proc.send_signal(signal.SIGTERM)
   log, _ = proc.communicate(timeout=300)
   assert proc.returncode == 0, log[-3000:]
   assert 'SIGTERM: saved a checkpoint' in log
   step, _ = _restored_params(workdir)
   assert 3 <= step < 40
-  proc = _train_cli(workdir)
-  log, _ = proc.communicate(timeout=600)
-  assert proc.returncode == 0, log[-3000:]
+  _finish(workdir)
   step, resumed = _restored_params(workdir)
   assert step == 40
-  straight = train.train_and_evaluate(_config(), str(tmp_path / 'straight')).params
+  assert relative_error(resumed, straight) <= 1e-6
+
+
+def test_kill_9_at_a_random_step_then_resume(tmp_path, straight):
+  """SIGKILL gives no chance to save: the run resumes from the last checkpoint
+  orbax finished (a save cut short leaves only a temporary folder behind)."""
+  workdir = str(tmp_path / 'killed')
+  kill_after = random.Random(os.getpid()).randrange(6, 30)
+  proc = _train_cli(workdir, '--config.checkpoint_every=5')
+  _wait_for_logged_steps(workdir, kill_after, proc)
+  proc.kill()
+  proc.wait()
+  log = _finish(workdir, '--config.checkpoint_every=5')
+  assert 'Resumed from step' in log, (kill_after, log[-3000:])
+  step, resumed = _restored_params(workdir)
+  assert step == 40
+  assert relative_error(resumed, straight) <= 1e-6, kill_after
+
+
+def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, straight):
+  workdir = str(tmp_path / 'damaged')
+  config = _config()
+  config.checkpoint_every, config.train.stop_at_step = 10, 30
+  train.train_and_evaluate(config, workdir)
+  for path in glob.glob(os.path.join(workdir, 'checkpoints', '30', '**', 'd', '*'),
+                        recursive=True):
+    with open(path, 'r+b') as f:  # as after a disk filled up mid-copy
+      f.truncate(os.path.getsize(path) // 2)
+  log = _finish(workdir, '--config.checkpoint_every=10')
+  assert 'checkpoint step 30' in log and 'does not read back' in log, log[-3000:]
+  assert 'Resumed from step 20' in log
+  assert os.path.isdir(os.path.join(workdir, 'checkpoints_corrupt', '30'))
+  step, resumed = _restored_params(workdir)
+  assert step == 40
   assert relative_error(resumed, straight) <= 1e-6
 
 
