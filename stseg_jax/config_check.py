@@ -45,12 +45,22 @@ def run_or_exit(fn):
 
   Set STSEG_TRACEBACK=1 to see the full traceback instead.
   """
+  from stseg_jax.data import errors  # pylint: disable=g-import-not-at-top
   try:
     return fn()
-  except (ConfigError, FileNotFoundError, FloatingPointError) as e:
+  except (ConfigError, errors.DataError, FileNotFoundError, FloatingPointError) as e:
     if os.environ.get('STSEG_TRACEBACK'):
       raise
     sys.exit(f'error: {e}')
+
+
+def check_crop_fits(config, largest_side, split):
+  """A crop larger than every image even at the largest scale would be mostly padding."""
+  crop, scale = max(config.train.crop_sizes), max(config.augment.scale_range)
+  if largest_side and crop > largest_side * scale:
+    raise ConfigError(
+        f'config.train.crop_sizes: crop {crop} is larger than every {split!r} image, even '
+        f'scaled by {scale:g} (largest side {largest_side} px -> {largest_side * scale:g})')
 
 
 def parse_flags(argv):

@@ -36,6 +36,7 @@ from stseg_jax import pseudo_label
 from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax.data import centroids
+from stseg_jax.data import errors
 from stseg_jax.data import pipeline
 from stseg_jax.data import sampler
 from stseg_jax.data import sources
@@ -187,6 +188,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       f.write(config.to_json_best_effort(indent=2))
 
   train_sources = [sources.open_source(config.data, config.data.train_split)]
+  config_check.check_crop_fits(config, sources.largest_image_side(train_sources[0]),
+                               config.data.train_split)
   if config.pseudo.dir:
     train_sources.append(pseudo_label.open_student_source(config, train_sources[0]))
   eval_source = sources.open_source(config.data, config.data.eval_split)
@@ -248,6 +251,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         break
     if step < total_steps and not preemption.requested:
       logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
+  except (errors.DataError, KeyboardInterrupt):
+    _save_finished_work(mngr, state, step)
+    raise
   finally:  # also on errors: finish async saves, stop threads
     mngr.wait_until_finished()
     preemption.restore()
@@ -273,6 +279,19 @@ class Preemption:
   def restore(self):
     if self._previous is not None:
       signal.signal(signal.SIGTERM, self._previous)
+
+
+def _save_finished_work(mngr, state, step):
+  """Checkpoints the steps done since the last save before a bad file or Ctrl-C ends the run."""
+  if step <= (mngr.latest_step() or 0) or jax.process_count() > 1:
+    return  # a save needs every process, and the others are not stopping
+  try:
+    if not np.isfinite(float(optax.tree.norm(state.params))):
+      raise FloatingPointError('non-finite parameters')
+    checkpoints.save(mngr, state, force=True)
+    logging.warning('saved a checkpoint at step %d before stopping; rerun to resume', step)
+  except Exception as e:  # pylint: disable=broad-except  # e.g. Ctrl-C inside a donated step
+    logging.warning('could not checkpoint step %d before stopping: %s', step, e)
 
 
 def _check_finite(metrics, step):

@@ -16,6 +16,7 @@ from stseg_jax import checkpoints
 from stseg_jax import optim
 from stseg_jax import sharding
 from stseg_jax import train
+from test_camvid import make_root
 from test_train import relative_error, tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,3 +129,31 @@ def test_diverging_loss_stops_before_a_nan_checkpoint(tmp_path):
   if mngr.latest_step() is not None:
     _, params = _restored_params(str(tmp_path))
     assert all(np.all(np.isfinite(p)) for p in jax.tree.leaves(params))
+
+
+def test_corrupt_image_mid_run_names_the_file_and_keeps_finished_steps(tmp_path):
+  """An image that turns bad after training started: one line naming it, the
+  finished steps checkpointed, and after the file is fixed the run resumes."""
+  root = tmp_path / 'camvid'
+  make_root(root, n=6, size=(64, 96))
+  workdir = str(tmp_path / 'run')
+  args = [f'--config.data.root={root}', '--config.data.name=camvid',
+          '--config.data.eval_split=train', '--config.train.crop_sizes=(32,)',
+          '--config.train.epoch_items=8', '--config.train.batch_size=4',
+          '--config.train.num_epochs=200', '--config.eval.batch_size=4',
+          '--config.loss.ohem_min_kept=100']
+  proc = _train_cli(workdir, *args)
+  _wait_for_logged_steps(workdir, 4, proc)
+  image = root / 'train' / '3.png'
+  good = image.read_bytes()
+  image.write_bytes(good[:60])  # truncated, as by a failed copy
+  log, _ = proc.communicate(timeout=300)
+  assert proc.returncode not in (0, None)
+  last_line = log.strip().splitlines()[-1]
+  assert last_line.startswith('error:') and 'train/3.png' in last_line, log[-3000:]
+  assert 'Traceback' not in log
+  saved = checkpoints.manager(workdir).latest_step()
+  assert saved is not None and saved >= 4
+  image.write_bytes(good)
+  log = _finish(workdir, *args, '--config.train.num_epochs=20')
+  assert f'Resumed from step {saved}' in log, log[-3000:]

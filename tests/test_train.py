@@ -127,6 +127,8 @@ def relative_error(a, b):
     ('--config.data.name=camvid', 'config.data.root'),
     ('--config.train.schedule=fast', 'config.train.schedule'),
     ('--config.model.nope=1', 'nope'),
+    ('--config.train.crop_sizes=(2000,)', 'config.train.crop_sizes'),  # scenes are 384x768
+    ('--config.data.num_train=0', "split 'train'"),  # an empty split
 ])
 def test_broken_config_fails_with_one_clear_line(tmp_path, override, key):
   proc = subprocess.run(

@@ -13,6 +13,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from stseg_jax.data import errors
+
 CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'sidewalk', 'tree', 'sign_symbol', 'fence',
                'car', 'pedestrian', 'bicyclist')
 NUM_CLASSES = len(CLASS_NAMES)
@@ -35,7 +37,7 @@ def read_pairs(root, list_file):
       if not fields:
         continue
       if len(fields) != 2:
-        raise ValueError(f'{list_file}:{n}: expected "image_path label_path", got {line.strip()!r}')
+        raise errors.DataError(f'{list_file}:{n}: expected "image_path label_path", got {line.strip()!r}')
       pairs.append(tuple(os.path.join(root, p) for p in fields))
   missing = [p for pair in pairs for p in pair if not os.path.isfile(p)]
   if missing:
@@ -50,9 +52,9 @@ def _open(path, modes):
     with Image.open(path) as im:
       im.load()
   except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as e:
-    raise ValueError(f'corrupt or unreadable image {path}: {e}') from e
+    raise errors.DataError(f'corrupt or unreadable image {path}: {e}') from e
   if im.mode not in modes:
-    raise ValueError(f'{path}: mode {im.mode}, expected one of {modes}')
+    raise errors.DataError(f'{path}: mode {im.mode}, expected one of {modes}')
   return im
 
 
@@ -68,7 +70,7 @@ def read_label(path):
   bad = (label < 0) | (label > VOID)
   if bad.any():
     values = np.unique(label[bad])[:10].tolist()
-    raise ValueError(f'{path}: label values {values} outside 0..{VOID}')
+    raise errors.DataError(f'{path}: label values {values} outside 0..{VOID}')
   return _LUT[label.astype(np.uint8)]
 
 
@@ -94,7 +96,7 @@ class CamVidSource:
     image_path, label_path = self._pairs[i]
     image, label = read_image(image_path), read_label(label_path)
     if image.shape[:2] != label.shape:
-      raise ValueError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
+      raise errors.DataError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
                        f'label {label_path} is {label.shape}')
     return dict(image=image, label=label, id=os.path.splitext(os.path.basename(image_path))[0])
 

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from stseg_jax.data import errors
 from stseg_jax.data import image_io
 
 # The official table (cityscapesscripts helpers/labels.py), written as data.
@@ -86,7 +87,7 @@ def read_instance(path):
   ids = instance_label_ids(raw)
   bad = (ids < 0) | (ids > MAX_LABEL_ID)
   if bad.any():
-    raise ValueError(f'{path}: instance values {np.unique(raw[bad])[:10].tolist()} do not '
+    raise errors.DataError(f'{path}: instance values {np.unique(raw[bad])[:10].tolist()} do not '
                      f'decode to a Cityscapes label id 0..{MAX_LABEL_ID}')
   return raw.astype(np.int32)
 
@@ -151,7 +152,7 @@ def prepared_info(data_dir, config):
     info = json.load(f)
   formats = [info.get('fileFormat') or 'tfrecord'] + list(info.get('alternativeFileFormats', []))
   if not {'array_record', 'parquet'} & set(formats):
-    raise ValueError(f'{path}: prepared as {formats}, which has no random access; '
+    raise errors.DataError(f'{path}: prepared as {formats}, which has no random access; '
                      'rebuild with --file_format=array_record')
   return path
 
@@ -162,7 +163,7 @@ def example_to_item(example, where):
   raw = np.asarray(example['segmentation_label'])[..., 0]
   bad = image_io.bad_values(raw, VALID_IDS)
   if bad:
-    raise ValueError(f'{where}: label values {bad} outside the Cityscapes label ids 0..33')
+    raise errors.DataError(f'{where}: label values {bad} outside the Cityscapes label ids 0..33')
   image_id = example['image_id']
   image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
   return dict(image=image, label=ID_TO_TRAIN_ID[raw.astype(np.uint8)], id=image_id)

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from stseg_jax.data import camvid
+from stseg_jax.data import errors
 
 IGNORE_LABEL = 255
 LABEL_MODES = ('L', 'P', 'I', 'I;16', 'I;16B')
@@ -51,7 +52,7 @@ def read_label(path, lut, valid):
   bad = bad_values(raw, valid)
   if bad:
     allowed = np.flatnonzero(valid).tolist()
-    raise ValueError(f'{path}: label values {bad} outside the mapping '
+    raise errors.DataError(f'{path}: label values {bad} outside the mapping '
                      f'(allowed {_ranges(allowed)})')
   return lut[raw.astype(np.uint8)]
 
@@ -70,7 +71,7 @@ def _ranges(values):
 def check_size(image_path, image, label_path, label):
   """ValueError naming both files when image and label heights/widths differ."""
   if image.shape[:2] != label.shape[:2]:
-    raise ValueError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
+    raise errors.DataError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
                      f'label {label_path} is {label.shape[:2]}')
 
 

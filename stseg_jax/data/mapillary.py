@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from stseg_jax.data import errors
 from stseg_jax.data import image_io
 
 SPLIT_NAMES = {'train': 'training', 'val': 'validation', 'test': 'testing'}
@@ -35,13 +36,13 @@ def load_config(path):
     with open(path) as f:
       labels = json.load(f)['labels']
   except (json.JSONDecodeError, KeyError, TypeError) as e:
-    raise ValueError(f'{path}: not a Mapillary config with a "labels" list ({e!r})') from e
+    raise errors.DataError(f'{path}: not a Mapillary config with a "labels" list ({e!r})') from e
   if not isinstance(labels, list) or not 0 < len(labels) <= 255:
-    raise ValueError(f'{path}: "labels" must be a list of 1..255 entries')
+    raise errors.DataError(f'{path}: "labels" must be a list of 1..255 entries')
   for n, entry in enumerate(labels):
     missing = [k for k in REQUIRED_KEYS if not isinstance(entry, dict) or k not in entry]
     if missing:
-      raise ValueError(f'{path}: labels[{n}] lacks {missing}')
+      raise errors.DataError(f'{path}: labels[{n}] lacks {missing}')
   return labels
 
 

@@ -44,6 +44,7 @@ from PIL import Image
 from tensorflow_datasets.proto import tf_example_pb2
 from tensorflow_datasets.proto import tf_feature_pb2
 
+from stseg_jax.data import errors
 from stseg_jax.data import tfrecord
 from stseg_jax.data.centroids import CentroidIndex
 
@@ -95,7 +96,7 @@ def png_decode(data, what='label/png'):
   """2-D uint8 array from 8-bit grey PNG bytes."""
   with Image.open(io.BytesIO(data)) as im:
     if im.mode != 'L':
-      raise ValueError(f'{what}: PNG mode {im.mode}, expected L (8-bit grey)')
+      raise errors.DataError(f'{what}: PNG mode {im.mode}, expected L (8-bit grey)')
     return np.asarray(im)
 
 
@@ -178,7 +179,7 @@ def _parse(data):
   try:
     return tf_example_pb2.Example.FromString(data).features.feature
   except Exception as e:  # protobuf's DecodeError has no stable import path
-    raise ValueError(f'not a tf.train.Example ({len(data)} bytes): {e}') from e
+    raise errors.DataError(f'not a tf.train.Example ({len(data)} bytes): {e}') from e
 
 
 def _values(feats, name):
@@ -186,7 +187,7 @@ def _values(feats, name):
   if name not in feats:
     if name in OPTIONAL:
       return None
-    raise ValueError(f'pseudo-label record lacks required feature {name!r}')
+    raise errors.DataError(f'pseudo-label record lacks required feature {name!r}')
   kind = FEATURES[name][0].split()[0]
   return getattr(feats[name], {'bytes': 'bytes_list', 'int64': 'int64_list',
                                'float': 'float_list'}[kind]).value
@@ -196,7 +197,7 @@ def _centroids_from(feats):
   classes = np.asarray(_values(feats, 'centroids/class'), np.int64)
   yx = np.asarray(_values(feats, 'centroids/yx'), np.float32).reshape(-1, 2)
   if len(classes) != len(yx):
-    raise ValueError(f'{len(classes)} centroid classes but {len(yx)} (y, x) pairs')
+    raise errors.DataError(f'{len(classes)} centroid classes but {len(yx)} (y, x) pairs')
   return {int(c): yx[classes == c] for c in np.unique(classes)}
 
 
@@ -231,7 +232,7 @@ def decode_example(data):
 
 def _checked_shape(array, shape, what):
   if array.shape != shape:
-    raise ValueError(f'{what} PNG is {array.shape}, record says {shape}')
+    raise errors.DataError(f'{what} PNG is {array.shape}, record says {shape}')
   return array
 
 
@@ -311,11 +312,11 @@ def find_shards(directory, name):
     raise FileNotFoundError(f'no shards {name}-*-of-*.tfrecord in {directory}')
   counts = {n for _, n in found}
   if len(counts) > 1:
-    raise ValueError(f'{directory}: shards of {name!r} disagree on the shard count: {counts}')
+    raise errors.DataError(f'{directory}: shards of {name!r} disagree on the shard count: {counts}')
   n = counts.pop()
   missing = [shard_name(name, s, n) for s in range(n) if (s, n) not in found]
   if missing:
-    raise ValueError(f'{directory}: {len(missing)} of {n} shards missing, e.g. {missing[:3]}')
+    raise errors.DataError(f'{directory}: {len(missing)} of {n} shards missing, e.g. {missing[:3]}')
   return [found[(s, n)] for s in range(n)]
 
 
@@ -334,7 +335,7 @@ def write_manifest(directory, manifest):
   """
   missing = [k for k in ('name', 'class_names', 'teacher', 'shards') if k not in manifest]
   if missing:
-    raise ValueError(f'manifest lacks keys {missing}')
+    raise errors.DataError(f'manifest lacks keys {missing}')
   manifest = dict(manifest, format_version=MANIFEST_VERSION)
   path = manifest_path(directory, manifest['name'])
   tmp = tfrecord.temp_path(path)
@@ -353,9 +354,9 @@ def read_manifest(directory, name):
     try:
       manifest = json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f'{path}: not valid JSON: {e}') from e
+      raise errors.DataError(f'{path}: not valid JSON: {e}') from e
   if manifest.get('format_version') != MANIFEST_VERSION:
-    raise ValueError(f'{path}: format_version {manifest.get("format_version")!r}, this code '
+    raise errors.DataError(f'{path}: format_version {manifest.get("format_version")!r}, this code '
                      f'reads {MANIFEST_VERSION}')
   return manifest
 
@@ -367,10 +368,10 @@ def validate_manifest(manifest, expected_class_names, expected_teacher=None):
   if got != list(expected_class_names):
     diff = next((i for i, (a, b) in enumerate(zip(got, expected_class_names)) if a != b),
                 min(len(got), len(expected_class_names)))
-    raise ValueError(f'{where}: class_names differ from the student config ({len(got)} vs '
+    raise errors.DataError(f'{where}: class_names differ from the student config ({len(got)} vs '
                      f'{len(expected_class_names)} classes, first difference at index {diff})')
   if expected_teacher is not None and manifest.get('teacher') != expected_teacher:
-    raise ValueError(f'{where}: teacher {manifest.get("teacher")!r} is not the configured '
+    raise errors.DataError(f'{where}: teacher {manifest.get("teacher")!r} is not the configured '
                      f'{expected_teacher!r}')
 
 
@@ -412,7 +413,7 @@ class PseudoLabelSource:
     for i, (path, index) in enumerate(zip(self._shards, self._indexes)):
       want = self.manifest['shards'][i]['records'] if self.manifest else len(index)
       if len(index) != want:
-        raise ValueError(f'{path}: {len(index)} records, the manifest says {want}')
+        raise errors.DataError(f'{path}: {len(index)} records, the manifest says {want}')
 
   @property
   def class_names(self):
@@ -457,7 +458,7 @@ class PseudoLabelSource:
     with Image.open(path) as im:
       image = np.asarray(im.convert('RGB'))
     if image.shape[:2] != example['label'].shape:
-      raise ValueError(f'{path}: image is {image.shape[:2]}, its pseudo label '
+      raise errors.DataError(f'{path}: image is {image.shape[:2]}, its pseudo label '
                        f'{example["label"].shape}')
     return image
 

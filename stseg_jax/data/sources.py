@@ -7,10 +7,12 @@ when opened, naming whatever is missing.
 import os
 
 import numpy as np
+from PIL import Image
 
 from stseg_jax.data import bdd100k
 from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
+from stseg_jax.data import errors
 from stseg_jax.data import kitti
 from stseg_jax.data import mapillary
 from stseg_jax.data import synthetic
@@ -26,9 +28,34 @@ def open_source(data_config, split, labels=True):
   seeded permutation: the first `data.labeled_fraction` of it is labeled
   (the semi-supervised setting of camvid_selftrain.py).
   """
+  source = _open(data_config, split, labels)
+  if not len(source):
+    raise errors.DataError(f'config.data: split {split!r} of {data_config.name!r} has no '
+                           f'images ({source!r})')
+  return source
+
+
+def largest_image_side(source):
+  """The longest side over the source's images, from file headers; None if unknown."""
+  if isinstance(source, synthetic.SyntheticSource):
+    return max(source.height, source.width)
+  pairs = getattr(source, '_pairs', None)
+  if not pairs:
+    return None
+  largest = 0
+  for pair in pairs:
+    try:
+      with Image.open(pair[0]) as image:  # reads the header only
+        largest = max(largest, *image.size)
+    except OSError:
+      pass  # named when the image itself is read
+  return largest or None
+
+
+def _open(data_config, split, labels):
   for part in ('_labeled', '_unlabeled'):
     if split.endswith(part):
-      return _fraction(open_source(data_config, split[:-len(part)], labels), data_config,
+      return _fraction(_open(data_config, split[:-len(part)], labels), data_config,
                        labeled=part == '_labeled')
   name = data_config.name
   if name == 'synthetic':

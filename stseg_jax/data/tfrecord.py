@@ -18,13 +18,15 @@ import struct
 import google_crc32c
 import numpy as np
 
+from stseg_jax.data import errors
+
 _HEADER = struct.Struct('<QI')  # length, masked CRC of the 8 length bytes
 _FOOTER = struct.Struct('<I')  # masked CRC of the data
 _LENGTH = struct.Struct('<Q')
 FRAMING = _HEADER.size + _FOOTER.size  # 16 bytes around every record
 
 
-class CorruptRecordError(ValueError):
+class CorruptRecordError(errors.DataError):
   """A record whose framing or CRC is bad; names the file and byte offset."""
 
   def __init__(self, path, offset, what):
