@@ -19,6 +19,7 @@ from absl import logging
 import flax
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import ml_collections
 from ml_collections import config_flags
 import numpy as np
@@ -224,7 +225,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   preemption = Preemption()
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
-  pending, last_log, last_step = [], time.time(), step
+  pending, last_log, last_step, preempted = [], time.time(), step, False
   run_start = time.time()
   try:
     for p, local_batch in _train_batches(config, plan, train_sources, indexes, step):
@@ -243,13 +244,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                             'eval_pixel_accuracy': result['pixel_accuracy']})
         logging.info('step %d: eval mIoU %.4f', step, result['miou'])
         evaluate_lib.write_result(workdir, result, config, step)
-      if step % config.checkpoint_every == 0 or step == end_step or preemption.requested:
+      preempted = preemption.reached(step)
+      if step % config.checkpoint_every == 0 or step == end_step or preempted:
         _check_finite(metrics, step)  # never checkpoint NaN parameters
         checkpoints.save(mngr, state)
-      if preemption.requested:
+      if preempted:
         logging.warning('SIGTERM: saved a checkpoint at step %d, exiting; rerun to resume', step)
         break
-    if step < total_steps and not preemption.requested:
+    if step < total_steps and not preempted:
       logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
   except (errors.DataError, KeyboardInterrupt):
     _save_finished_work(mngr, state, step)
@@ -264,17 +266,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
 class Preemption:
   """SIGTERM (what a scheduler sends before killing a job) asks the loop to
-  checkpoint at the end of the current step and return."""
+  checkpoint at the end of a step and return.
+
+  One process: our own handler notes the signal. Several: JAX's preemption
+  service (started by jax.distributed.initialize) owns SIGTERM and tells every
+  process the same step to stop at, since a checkpoint needs all of them.
+  """
 
   def __init__(self):
     self.requested = False
     self._previous = None
-    if threading.current_thread() is threading.main_thread():
+    self._multiprocess = jax.process_count() > 1
+    if not self._multiprocess and threading.current_thread() is threading.main_thread():
       self._previous = signal.signal(signal.SIGTERM, self._handle)
 
   def _handle(self, signum, frame):
     del signum, frame
     self.requested = True
+
+  def reached(self, step):
+    """Whether to checkpoint and stop after `step`; call it after every step."""
+    if self._multiprocess:
+      return multihost_utils.reached_preemption_sync_point(step)
+    return self.requested
 
   def restore(self):
     if self._previous is not None:

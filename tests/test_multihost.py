@@ -1,9 +1,12 @@
-"""2 processes x 4 CPU devices over 127.0.0.1 train exactly like 1 process x 8."""
+"""2 processes x 4 CPU devices over 127.0.0.1: they train like 1 process x 8,
+and stop together on SIGTERM."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -27,8 +30,9 @@ sys.path.insert(0, os.path.join(%(repo)r, 'tests'))
 from test_train import tiny_config
 from stseg_jax import train
 config = tiny_config()
-config.train.num_epochs = 1
-config.train.epoch_items = 8  # one step: see the test's docstring
+config.train.num_epochs = %(epochs)d
+config.train.epoch_items = 8  # one step an epoch: see the test's docstring
+config.eval_every = config.checkpoint_every = 1000
 state = train.train_and_evaluate(config, %(workdir)r)
 params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), state.params)
 leaves = jax.tree.leaves(params)
@@ -42,18 +46,23 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _run(tmp_path, processes, devices):
+def _start(tmp_path, processes, devices, epochs=1):
   coordinator = f'127.0.0.1:{_free_port()}'
   workdir = str(tmp_path / f'run{processes}')
   procs = []
   for pid in range(processes):
     out = str(tmp_path / f'params-{processes}-{pid}.npz')
     code = WORKER % dict(devices=devices, repo=REPO, processes=processes, pid=pid,
-                         coordinator=coordinator, workdir=workdir, out=out)
+                         coordinator=coordinator, workdir=workdir, out=out, epochs=epochs)
     env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
     procs.append((subprocess.Popen([sys.executable, '-c', code], env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True), out))
+  return workdir, procs
+
+
+def _run(tmp_path, processes, devices):
+  _, procs = _start(tmp_path, processes, devices)
   results = []
   for proc, out in procs:
     log, _ = proc.communicate(timeout=600)
@@ -80,3 +89,25 @@ def test_two_processes_match_one_process(tmp_path):
   losses = [json.loads(open(tmp_path / f'run{n}' / 'metrics.jsonl').readline())['loss']
             for n in (1, 2)]
   assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+
+
+def test_sigterm_to_one_process_stops_both_at_the_same_step(tmp_path):
+  """A pod preempts hosts one signal at a time; JAX's preemption service makes
+  every process checkpoint the same step and exit cleanly."""
+  workdir, procs = _start(tmp_path, processes=2, devices=4, epochs=200)
+  metrics = os.path.join(workdir, 'metrics.jsonl')
+  deadline = time.time() + 300
+  while time.time() < deadline and not (os.path.exists(metrics) and
+                                        sum(1 for _ in open(metrics)) >= 3):
+    time.sleep(0.05)
+  procs[1][0].send_signal(signal.SIGTERM)
+  logs = []
+  for proc, _ in procs:
+    log, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, log[-3000:]
+    logs.append(log)
+  stops = [int(log.split('SIGTERM: saved a checkpoint at step ')[1].split(',')[0])
+           for log in logs]
+  assert stops[0] == stops[1] and 3 <= stops[0] < 200, stops
+  assert sorted(int(d) for d in os.listdir(os.path.join(workdir, 'checkpoints'))
+                if d.isdigit()) == [stops[0]]
