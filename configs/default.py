@@ -98,6 +98,7 @@ def get_config():
   c.loss.ohem_thresh = 0.7
   c.loss.ohem_min_kept = 100_000
   c.loss.aux_weight = 0.4
+  c.loss.class_weighting = ''  # '' | 'enet' | 'median_frequency' (losses.class_weights)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 8

@@ -23,6 +23,9 @@ def validate(config):
   if config.train.schedule not in schedules.SCHEDULES:
     raise ConfigError(f'config.train.schedule: {config.train.schedule!r} is not one '
                       f'of {list(schedules.SCHEDULES)}')
+  if config.loss.get('class_weighting', '') not in ('', 'enet', 'median_frequency'):
+    raise ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
+                      "one of ('', 'enet', 'median_frequency')")
   if not config.train.crop_sizes or min(config.train.crop_sizes) <= 0:
     raise ConfigError('config.train.crop_sizes: needs at least one positive size')
   for key in ('train.num_epochs', 'train.batch_size', 'log_every', 'eval_every',

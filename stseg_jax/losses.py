@@ -7,6 +7,7 @@ that count (0 when none do, never NaN).
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def pixel_nll(logits, labels, ignore_label=255):
@@ -24,10 +25,41 @@ def _masked_mean(values, mask):
   return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-def cross_entropy(logits, labels, ignore_label=255):
-  """Mean cross-entropy over labelled pixels."""
+def _weighted_mean(nll, mask, labels, class_weights):
+  """Mean of `nll` over `mask`; with class weights, sum(w * nll) / sum(w) as in
+  torch's weighted cross-entropy, so the loss keeps its scale."""
+  if class_weights is None:
+    return _masked_mean(nll, mask)
+  weights = jnp.asarray(class_weights, jnp.float32)[jnp.where(mask, labels, 0)]
+  weights = weights * mask.astype(jnp.float32)
+  return jnp.sum(nll * weights) / jnp.maximum(jnp.sum(weights), 1e-12)
+
+
+def class_weights(pixel_counts, method):
+  """Per-class loss weights from training-set pixel counts.
+
+  'enet': 1 / ln(1.02 + p_c), p_c the class's share of labelled pixels
+  (Paszke et al. 2016, ENet); rare classes get up to ~50x, common ~3x.
+  'median_frequency': median(p) / p_c (Eigen & Fergus 2015, SegNet).
+  Classes without pixels get weight 0 (they never occur as a label).
+  """
+  counts = np.asarray(pixel_counts, np.float64)
+  share = counts / max(counts.sum(), 1.0)
+  present = counts > 0
+  if method == 'enet':
+    weights = 1.0 / np.log(1.02 + share)
+  elif method == 'median_frequency':
+    weights = np.median(share[present]) / np.where(present, share, 1.0)
+  else:
+    raise ValueError(f'config.loss.class_weighting: {method!r} is not one of '
+                     "('', 'enet', 'median_frequency')")
+  return np.where(present, weights, 0.0).astype(np.float32)
+
+
+def cross_entropy(logits, labels, ignore_label=255, class_weights=None):
+  """Mean cross-entropy over labelled pixels, optionally class-weighted."""
   nll, valid = pixel_nll(logits, labels, ignore_label)
-  return _masked_mean(nll, valid)
+  return _weighted_mean(nll, valid, labels, class_weights)
 
 
 def ohem_mask(logits, labels, ignore_label=255, thresh=0.7, min_kept=100_000):
@@ -48,11 +80,11 @@ def ohem_mask(logits, labels, ignore_label=255, thresh=0.7, min_kept=100_000):
 
 
 def ohem_cross_entropy(logits, labels, ignore_label=255, thresh=0.7,
-                       min_kept=100_000):
+                       min_kept=100_000, class_weights=None):
   """Cross-entropy averaged over the hard pixels chosen by `ohem_mask`."""
   nll, _ = pixel_nll(logits, labels, ignore_label)
   keep = ohem_mask(logits, labels, ignore_label, thresh, min_kept)
-  return _masked_mean(nll, keep)
+  return _weighted_mean(nll, keep, labels, class_weights)
 
 
 def soft_cross_entropy(logits, target_probs, valid):
@@ -67,13 +99,14 @@ def soft_cross_entropy(logits, target_probs, valid):
 
 
 def segmentation_loss(outputs, labels, *, ignore_label=255, ohem=False,
-                      ohem_thresh=0.7, ohem_min_kept=100_000, aux_weight=0.4):
+                      ohem_thresh=0.7, ohem_min_kept=100_000, aux_weight=0.4,
+                      class_weights=None):
   """Main loss plus `aux_weight` times the auxiliary head's loss, if any."""
   def one(logits):
     if ohem:
       return ohem_cross_entropy(logits, labels, ignore_label, ohem_thresh,
-                                ohem_min_kept)
-    return cross_entropy(logits, labels, ignore_label)
+                                ohem_min_kept, class_weights)
+    return cross_entropy(logits, labels, ignore_label, class_weights)
 
   loss = one(outputs['logits'])
   if outputs.get('aux_logits') is not None and aux_weight:

@@ -37,6 +37,7 @@ from stseg_jax import pseudo_label
 from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax.data import centroids
+from stseg_jax.data import class_stats
 from stseg_jax.data import errors
 from stseg_jax.data import pipeline
 from stseg_jax.data import sampler
@@ -120,7 +121,7 @@ def create_train_state(model, tx, rng, mesh, pretrained='', backbone=None):
   return state
 
 
-def train_step(state, batch, *, model, tx, config, total_images):
+def train_step(state, batch, *, model, tx, config, total_images, class_weights=None):
   """One SGD step on a global batch; returns the new state and metrics."""
   images = evaluate_lib.normalize(batch['image'], model.dtype)
   lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
@@ -136,7 +137,8 @@ def train_step(state, batch, *, model, tx, config, total_images):
     loss = losses.segmentation_loss(
         outputs, batch['label'], ignore_label=config.augment.ignore_label,
         ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
-        ohem_min_kept=config.loss.ohem_min_kept, aux_weight=config.loss.aux_weight)
+        ohem_min_kept=config.loss.ohem_min_kept, aux_weight=config.loss.aux_weight,
+        class_weights=class_weights)
     return loss, new_vars['batch_stats']
 
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -200,6 +202,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   total_steps = sum(p.steps for p in plan)
   total_images = sum(p.steps * p.batch_size for p in plan)
   indexes = centroid_indexes(config, train_sources, workdir)
+  class_weights = loss_class_weights(config, train_sources[0], workdir)
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = create_train_state(model, tx, jax.random.key(config.seed), mesh,
@@ -213,7 +216,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   step_fn = jax.jit(
       functools.partial(train_step, model=model, tx=tx, config=config,
-                        total_images=total_images),
+                        total_images=total_images, class_weights=class_weights),
       in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)),
       out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
       donate_argnums=0)
@@ -390,6 +393,20 @@ def centroid_indexes(config, train_sources, workdir):
           os.path.join(workdir, 'centroids'), centroids.source_fingerprint(source),
           min_pixels=config.train.centroid_min_pixels))
   return indexes
+
+
+def loss_class_weights(config, source, workdir):
+  """The loss's per-class weights per config.loss.class_weighting, or None."""
+  method = config.loss.get('class_weighting', '')
+  if not method:
+    return None
+  counts = class_stats.cached_pixel_counts(
+      source, source.num_classes, config.augment.ignore_label,
+      os.path.join(workdir, 'class_pixels.json'), centroids.source_fingerprint(source))
+  weights = losses.class_weights(counts, method)
+  logging.info('%s class weights: %s', method,
+               {name: round(float(w), 2) for name, w in zip(source.class_names, weights)})
+  return weights
 
 
 # --- Entry point -------------------------------------------------------------

@@ -85,3 +85,30 @@ def test_soft_cross_entropy_equals_hard_for_one_hot_targets():
   one_hot = jax.nn.one_hot(labels, 5)
   soft = losses.soft_cross_entropy(logits, one_hot, jnp.ones(labels.shape, bool))
   assert float(soft) == pytest.approx(float(losses.cross_entropy(logits, labels)), rel=1e-6)
+
+
+def test_class_weighted_cross_entropy_by_hand():
+  # Two labelled pixels, one ignored; log-probs worked out from the logits.
+  logits = jnp.array([[[[2.0, 0.0], [0.0, 1.0], [5.0, 5.0]]]])
+  labels = jnp.array([[[0, 1, 255]]])
+  nll0 = np.log(1 + np.exp(-2.0))
+  nll1 = np.log(1 + np.exp(-1.0))
+  want = (1 * nll0 + 3 * nll1) / 4
+  got = losses.cross_entropy(logits, labels, class_weights=np.array([1.0, 3.0]))
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  # OHEM with a threshold that keeps both labelled pixels weighs them the same way.
+  got = losses.ohem_cross_entropy(logits, labels, thresh=1.0, min_kept=1,
+                                  class_weights=np.array([1.0, 3.0]))
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  # Equal weights change nothing.
+  np.testing.assert_allclose(losses.cross_entropy(logits, labels, class_weights=np.ones(2)),
+                             losses.cross_entropy(logits, labels), rtol=1e-6)
+
+
+def test_class_weights_by_hand():
+  np.testing.assert_allclose(losses.class_weights([90, 10, 0], 'enet'),
+                             [1 / np.log(1.92), 1 / np.log(1.12), 0.0], rtol=1e-6)
+  np.testing.assert_allclose(losses.class_weights([60, 30, 10], 'median_frequency'),
+                             [0.5, 1.0, 3.0], rtol=1e-6)
+  with pytest.raises(ValueError, match='class_weighting'):
+    losses.class_weights([1, 2], 'nope')

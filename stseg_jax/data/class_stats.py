@@ -1,0 +1,33 @@
+"""Labelled pixels per class over a training source, for class-weighted losses.
+
+Counted once (one pass over the labels) and cached in the workdir as JSON,
+keyed by the source's fingerprint, so a resumed run does not count again.
+"""
+import json
+import os
+
+import numpy as np
+
+
+def pixel_counts(source, num_classes, ignore_label=255):
+  """(num_classes,) int64: how many pixels of each class `source`'s labels hold."""
+  counts = np.zeros(num_classes, np.int64)
+  for i in range(len(source)):
+    label = np.asarray(source[i]['label']).ravel()
+    counts += np.bincount(label[label != ignore_label], minlength=num_classes)[:num_classes]
+  return counts
+
+
+def cached_pixel_counts(source, num_classes, ignore_label, path, key):
+  """pixel_counts, read from / written to the JSON file `path` for content `key`."""
+  if os.path.exists(path):
+    with open(path) as f:
+      cached = json.load(f)
+    if cached.get('key') == key and len(cached.get('counts', ())) == num_classes:
+      return np.asarray(cached['counts'], np.int64)
+  counts = pixel_counts(source, num_classes, ignore_label)
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'w') as f:
+    json.dump({'key': key, 'counts': counts.tolist()}, f)
+  os.replace(tmp, path)
+  return counts
