@@ -84,6 +84,7 @@ def get_config():
   c.pseudo = ml_collections.ConfigDict()
   c.pseudo.dir = ''  # a pseudo_label workdir; '' = train on real labels only
   c.pseudo.name = 'pseudo'
+  c.pseudo.teacher = ''  # if set, the labels must come from this teacher workdir
   c.pseudo.ratio = 3.0  # pseudo items per real item in each epoch (Table 2a)
   c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
 
@@ -103,6 +104,7 @@ def get_config():
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 8
   c.eval.max_images = 0  # 0 = the whole split
+  c.eval.instance_metrics = False  # Cityscapes iIoU + category scores (gtFine instanceIds)
 
   c.log_every = 50
   c.eval_every = 1000

@@ -26,6 +26,9 @@ def validate(config):
   if config.loss.get('class_weighting', '') not in ('', 'enet', 'median_frequency'):
     raise ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
                       "one of ('', 'enet', 'median_frequency')")
+  if config.eval.get('instance_metrics', False) and config.data.name != 'cityscapes':
+    raise ConfigError("config.eval.instance_metrics: iIoU needs data.name='cityscapes' "
+                      f'(gtFine instance ids), not {config.data.name!r}')
   if not config.train.crop_sizes or min(config.train.crop_sizes) <= 0:
     raise ConfigError('config.train.crop_sizes: needs at least one positive size')
   for key in ('train.num_epochs', 'train.batch_size', 'log_every', 'eval_every',

@@ -17,6 +17,7 @@ import numpy as np
 
 from stseg_jax import distributed
 from stseg_jax import inference
+from stseg_jax import instance_metrics
 from stseg_jax import metrics
 from stseg_jax import sharding
 from stseg_jax.data import pipeline
@@ -36,23 +37,30 @@ def predict_logits(model, variables, images):
 
 
 class Evaluator:
-  """Confusion matrix over a split, accumulated on device across batches."""
+  """Confusion matrix over a split, accumulated on device across batches.
+
+  With a source that carries Cityscapes instance ids (`instances=True` in
+  sources.open_source) the result adds iIoU and the category scores, from
+  the same predictions brought to the host (instance_metrics.py).
+  """
 
   def __init__(self, model, source, mesh, config):
     self.model, self.source, self.mesh, self.config = model, source, mesh, config
+    self.instances = getattr(source, 'with_instances', False)
     num_classes = source.num_classes
     ignore = config.augment.ignore_label
 
     def eval_step(params, batch_stats, batch):
       logits = predict_logits(model, {'params': params, 'batch_stats': batch_stats},
                               batch['image'])
-      return metrics.confusion_matrix(jnp.argmax(logits, -1), batch['label'],
-                                      num_classes, ignore)
+      prediction = jnp.argmax(logits, -1).astype(jnp.uint8)
+      cm = metrics.confusion_matrix(prediction, batch['label'], num_classes, ignore)
+      return cm, prediction
 
     replicated = sharding.replicated(mesh)
-    self._step = jax.jit(
-        eval_step, in_shardings=(replicated, replicated, sharding.data_sharding(mesh)),
-        out_shardings=replicated)
+    data = sharding.data_sharding(mesh)
+    self._step = jax.jit(eval_step, in_shardings=(replicated, replicated, data),
+                         out_shardings=(replicated, data))
 
   @property
   def batch_size(self):
@@ -62,11 +70,14 @@ class Evaluator:
 
   def run(self, state):
     recipe = inference.InferenceConfig.from_config(self.config.inference)
+    accumulator = instance_metrics.InstanceAccumulator() if self.instances else None
     if recipe.tile_size is None and recipe.scales == (1.0,) and not recipe.flip:
-      cm = self._whole_images(state)
+      cm = self._whole_images(state, accumulator)
     else:
-      cm = self._with_recipe(state, recipe)
+      cm = self._with_recipe(state, recipe, accumulator)
     result = metrics.summarize(cm, self.source.class_names)
+    if accumulator is not None:
+      result.update(_summed_over_processes(accumulator).result())
     result['num_images'] = self._num_images()
     result['inference'] = dataclasses.asdict(recipe)
     return result
@@ -75,7 +86,7 @@ class Evaluator:
     limit = self.config.eval.max_images
     return min(len(self.source), limit) if limit else len(self.source)
 
-  def _with_recipe(self, state, recipe):
+  def _with_recipe(self, state, recipe, accumulator):
     """Tiled / multi-scale / flipped predictions, image by image (inference.py).
 
     Each process predicts its share of the images on its own devices; the
@@ -92,18 +103,47 @@ class Evaluator:
       label, _ = predictor.predict(example['image'])
       cm += np.asarray(metrics.confusion_matrix(label, example['label'], c,
                                                 self.config.augment.ignore_label))
+      if accumulator is not None:
+        accumulator.add(np.asarray(label), example['label'], example['instance'])
     return np.asarray(multihost_utils.process_allgather(cm)).reshape(-1, c, c).sum(0) \
         if jax.process_count() > 1 else cm
 
-  def _whole_images(self, state):
+  def _whole_images(self, state, accumulator):
     cm = None
     batches = pipeline.eval_batches(self.source, self.batch_size,
                                     self.config.eval.max_images or None)
     for local_batch in batches:
-      batch_cm = self._step(state.params, state.batch_stats,
-                            sharding.to_global(local_batch, self.mesh))
+      global_batch = sharding.to_global(
+          {k: local_batch[k] for k in ('image', 'label')}, self.mesh)
+      batch_cm, prediction = self._step(state.params, state.batch_stats, global_batch)
       cm = batch_cm if cm is None else cm + batch_cm
+      if accumulator is not None:  # padding rows have label 255 and no instances
+        accumulator.add(_local_rows(prediction), local_batch['label'], local_batch['instance'])
     return jax.device_get(cm)
+
+
+def _local_rows(array):
+  """This process's rows of a batch-sharded global array, in batch order."""
+  shards = sorted(array.addressable_shards, key=lambda s: s.index[0].start or 0)
+  rows, seen = [], set()
+  for shard in shards:  # a replicated trailing axis could repeat a row range
+    start = shard.index[0].start or 0
+    if start not in seen:
+      seen.add(start)
+      rows.append(np.asarray(shard.data))
+  return np.concatenate(rows)
+
+
+def _summed_over_processes(accumulator):
+  """The accumulator with every process's sums (each saw its share of images)."""
+  if jax.process_count() == 1:
+    return accumulator
+  for name in ('confusion', 'class_tp_w', 'class_fn_w', 'category_tp_w', 'category_fn_w'):
+    value = getattr(accumulator, name)
+    gathered = multihost_utils.process_allgather(value.astype(np.float32))
+    setattr(accumulator, name,
+            np.asarray(gathered, np.float64).reshape(-1, *value.shape).sum(0).astype(value.dtype))
+  return accumulator
 
 
 def write_result(workdir, result, config, step):
@@ -121,7 +161,8 @@ def evaluate_checkpoint(config, workdir, checkpoint_step=None):
   from stseg_jax.data import sources  # pylint: disable=g-import-not-at-top
   config_check.validate(config)
   mesh = sharding.make_mesh()
-  source = sources.open_source(config.data, config.data.eval_split)
+  source = sources.open_source(config.data, config.data.eval_split,
+                               instances=config.eval.get('instance_metrics', False))
   model = train.create_model(config.model, source.num_classes)
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = train.create_train_state(model, tx, jax.random.key(0), mesh)

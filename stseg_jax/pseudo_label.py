@@ -181,7 +181,10 @@ def open_student_source(config, real_source):
         f'config.pseudo.dir: no {config.pseudo.name} manifest in {directory} '
         '(run stseg_jax.pseudo_label first)')
   records = pseudo_records.PseudoLabelSource(directory, config.pseudo.name)
-  pseudo_records.validate_manifest(records.manifest, list(real_source.class_names))
+  teacher = config.pseudo.get('teacher', '')
+  pseudo_records.validate_manifest(
+      records.manifest, list(real_source.class_names),
+      os.path.abspath(os.path.expanduser(teacher)) if teacher else None)
   described = records.manifest['source']
   images = sources.open_source(ml_collections.ConfigDict(described['data']),
                                described['split'], labels=False)

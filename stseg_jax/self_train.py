@@ -44,9 +44,10 @@ def merged(base, overrides):
   return out
 
 
-def student_config(config, labels_dir):
+def student_config(config, labels_dir, teacher_workdir=''):
   student = merged(config, config.student)
   student.pseudo.dir = labels_dir
+  student.pseudo.teacher = teacher_workdir
   return student
 
 
@@ -92,7 +93,7 @@ def run(config, workdir):
     suffix = '' if loops == 1 else f'_{loop + 1}'
     labels_dir = os.path.join(workdir, 'labels' + suffix)
     student_dir = os.path.join(workdir, 'student' + suffix)
-    student = student_config(config, labels_dir)
+    student = student_config(config, labels_dir, os.path.abspath(teacher_dir))
     timings['pseudo_label' + suffix] = _stage(
         'pseudo_label' + suffix, labels_dir,
         lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))

@@ -195,7 +195,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                                config.data.train_split)
   if config.pseudo.dir:
     train_sources.append(pseudo_label.open_student_source(config, train_sources[0]))
-  eval_source = sources.open_source(config.data, config.data.eval_split)
+  eval_source = sources.open_source(config.data, config.data.eval_split,
+                                    instances=config.eval.get('instance_metrics', False))
   model = create_model(config.model, train_sources[0].num_classes)
   plan = make_plan(config, len(train_sources[0]), jax.device_count(),
                    with_pseudo=len(train_sources) > 1)

@@ -117,6 +117,7 @@ def test_student_trains_on_real_plus_pseudo(teacher, tmp_path):
   config = tiny_config()
   config.pseudo.dir = pseudo_dir
   config.pseudo.ratio = 1.0  # 16 real + 16 pseudo items an epoch
+  config.pseudo.teacher = teacher  # the manifest's teacher: accepted
   config.data.num_unlabeled = 10
   state = train.train_and_evaluate(config, str(tmp_path / 'student'))
   assert int(state.step) == 8  # 2 epochs x 32 items / batch 8
@@ -124,9 +125,14 @@ def test_student_trains_on_real_plus_pseudo(teacher, tmp_path):
   assert all(np.isfinite(r['loss']) for r in records if 'loss' in r)
 
 
-def test_manifest_with_other_classes_is_refused(teacher, tmp_path):
+def test_manifest_with_other_classes_or_teacher_is_refused(teacher, tmp_path):
   pseudo_dir = str(tmp_path / 'labels')
   _wait(_start(pseudo_dir, teacher, processes=1))
+  config = tiny_config()
+  config.pseudo.dir = pseudo_dir
+  config.pseudo.teacher = str(tmp_path / 'another_teacher')
+  with pytest.raises(ValueError, match="teacher .* is not the configured .*another_teacher"):
+    train.train_and_evaluate(config, str(tmp_path / 'student'))
   path = pseudo_records.manifest_path(os.path.join(pseudo_dir, 'pseudo'), 'pseudo')
   manifest = json.load(open(path))
   manifest['class_names'][0] = 'street'

@@ -100,9 +100,10 @@ def eval_batches(source, batch_size, max_images=None):
   first = source[0]
   blank = {'image': np.zeros_like(first['image']),
            'label': np.full_like(first['label'], 255)}
+  if 'instance' in first:  # Cityscapes instance ids, for iIoU; 0 = no instance
+    blank['instance'] = np.zeros_like(first['instance'])
   for start in range(0, n, batch_size):
     begin = start + jax.process_index() * local
     examples = [source[i] for i in range(begin, min(begin + local, n))]
     examples += [blank] * (local - len(examples))
-    yield {'image': np.stack([e['image'] for e in examples]),
-           'label': np.stack([e['label'] for e in examples])}
+    yield {key: np.stack([e[key] for e in examples]) for key in blank}

@@ -370,8 +370,11 @@ def validate_manifest(manifest, expected_class_names, expected_teacher=None):
                 min(len(got), len(expected_class_names)))
     raise errors.DataError(f'{where}: class_names differ from the student config ({len(got)} vs '
                      f'{len(expected_class_names)} classes, first difference at index {diff})')
-  if expected_teacher is not None and manifest.get('teacher') != expected_teacher:
-    raise errors.DataError(f'{where}: teacher {manifest.get("teacher")!r} is not the configured '
+  teacher = manifest.get('teacher')
+  if isinstance(teacher, dict):  # written by stseg_jax.pseudo_label: {'workdir', 'step'}
+    teacher = teacher.get('workdir')
+  if expected_teacher and teacher != expected_teacher:
+    raise errors.DataError(f'{where}: teacher {teacher!r} is not the configured '
                      f'{expected_teacher!r}')
 
 

@@ -21,14 +21,17 @@ NAMES = ('synthetic', 'camvid', 'cityscapes', 'cityscapes_coarse', 'cityscapes_t
          'kitti', 'mapillary', 'bdd100k')
 
 
-def open_source(data_config, split, labels=True):
-  """The random-access source for `split`; `labels=False` for unlabeled use.
+def open_source(data_config, split, labels=True, instances=False):
+  """The random-access source for `split`; `labels=False` for unlabeled use,
+  `instances=True` adds Cityscapes instance ids (item['instance']) for iIoU.
 
   `<split>_labeled` / `<split>_unlabeled` cut `split` in two with a fixed
   seeded permutation: the first `data.labeled_fraction` of it is labeled
   (the semi-supervised setting of camvid_selftrain.py).
   """
-  source = _open(data_config, split, labels)
+  if instances and data_config.name != 'cityscapes':
+    raise ValueError(f"instance ids (iIoU) need data.name='cityscapes', not {data_config.name!r}")
+  source = _open(data_config, split, labels, instances)
   if not len(source):
     raise errors.DataError(f'config.data: split {split!r} of {data_config.name!r} has no '
                            f'images ({source!r})')
@@ -52,10 +55,10 @@ def largest_image_side(source):
   return largest or None
 
 
-def _open(data_config, split, labels):
+def _open(data_config, split, labels, instances=False):
   for part in ('_labeled', '_unlabeled'):
     if split.endswith(part):
-      return _fraction(_open(data_config, split[:-len(part)], labels), data_config,
+      return _fraction(_open(data_config, split[:-len(part)], labels, instances), data_config,
                        labeled=part == '_labeled')
   name = data_config.name
   if name == 'synthetic':
@@ -66,7 +69,8 @@ def _open(data_config, split, labels):
   if name == 'camvid':
     return camvid.CamVidSource(root, split=split)
   if name == 'cityscapes':
-    return cityscapes.CityscapesSource(root, split=split, labels=labels)
+    return cityscapes.CityscapesSource(root, split=split, labels=labels,
+                                       with_instances=instances)
   if name == 'cityscapes_coarse':
     return cityscapes.CityscapesSource(root, split=split, coarse=True, labels=labels)
   if name == 'cityscapes_tfds':
