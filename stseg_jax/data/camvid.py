@@ -37,7 +37,8 @@ def read_pairs(root, list_file):
       if not fields:
         continue
       if len(fields) != 2:
-        raise errors.DataError(f'{list_file}:{n}: expected "image_path label_path", got {line.strip()!r}')
+        raise errors.DataError(
+            f'{list_file}:{n}: expected "image_path label_path", got {line.strip()!r}')
       pairs.append(tuple(os.path.join(root, p) for p in fields))
   missing = [p for pair in pairs for p in pair if not os.path.isfile(p)]
   if missing:
@@ -97,7 +98,7 @@ class CamVidSource:
     image, label = read_image(image_path), read_label(label_path)
     if image.shape[:2] != label.shape:
       raise errors.DataError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
-                       f'label {label_path} is {label.shape}')
+                             f'label {label_path} is {label.shape}')
     return dict(image=image, label=label, id=os.path.splitext(os.path.basename(image_path))[0])
 
   def subset(self, indices):

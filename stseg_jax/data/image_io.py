@@ -53,7 +53,7 @@ def read_label(path, lut, valid):
   if bad:
     allowed = np.flatnonzero(valid).tolist()
     raise errors.DataError(f'{path}: label values {bad} outside the mapping '
-                     f'(allowed {_ranges(allowed)})')
+                           f'(allowed {_ranges(allowed)})')
   return lut[raw.astype(np.uint8)]
 
 
@@ -72,7 +72,7 @@ def check_size(image_path, image, label_path, label):
   """ValueError naming both files when image and label heights/widths differ."""
   if image.shape[:2] != label.shape[:2]:
     raise errors.DataError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
-                     f'label {label_path} is {label.shape[:2]}')
+                           f'label {label_path} is {label.shape[:2]}')
 
 
 def require_dir(path, what):

@@ -357,7 +357,7 @@ def read_manifest(directory, name):
       raise errors.DataError(f'{path}: not valid JSON: {e}') from e
   if manifest.get('format_version') != MANIFEST_VERSION:
     raise errors.DataError(f'{path}: format_version {manifest.get("format_version")!r}, this code '
-                     f'reads {MANIFEST_VERSION}')
+                           f'reads {MANIFEST_VERSION}')
   return manifest
 
 
@@ -369,13 +369,13 @@ def validate_manifest(manifest, expected_class_names, expected_teacher=None):
     diff = next((i for i, (a, b) in enumerate(zip(got, expected_class_names)) if a != b),
                 min(len(got), len(expected_class_names)))
     raise errors.DataError(f'{where}: class_names differ from the student config ({len(got)} vs '
-                     f'{len(expected_class_names)} classes, first difference at index {diff})')
+                           f'{len(expected_class_names)} classes, first difference at index {diff})')
   teacher = manifest.get('teacher')
   if isinstance(teacher, dict):  # written by stseg_jax.pseudo_label: {'workdir', 'step'}
     teacher = teacher.get('workdir')
   if expected_teacher and teacher != expected_teacher:
     raise errors.DataError(f'{where}: teacher {teacher!r} is not the configured '
-                     f'{expected_teacher!r}')
+                           f'{expected_teacher!r}')
 
 
 # --- Random-access source ---------------------------------------------------
@@ -462,7 +462,7 @@ class PseudoLabelSource:
       image = np.asarray(im.convert('RGB'))
     if image.shape[:2] != example['label'].shape:
       raise errors.DataError(f'{path}: image is {image.shape[:2]}, its pseudo label '
-                       f'{example["label"].shape}')
+                             f'{example["label"].shape}')
     return image
 
   def centroid_index(self, num_classes=None):
