@@ -169,6 +169,11 @@ def example_to_item(example, where):
   return dict(image=image, label=ID_TO_TRAIN_ID[raw.astype(np.uint8)], id=image_id)
 
 
+# The tfds builder names its splits train / validation / test; 'val' (as in the folder layout
+# and config.data.eval_split's default) means 'validation'.
+TFDS_SPLIT_NAMES = {'val': 'validation'}
+
+
 class TfdsCityscapesSource:
   """Cityscapes from a tfds array_record build, random access without TensorFlow."""
   num_classes = NUM_CLASSES
@@ -177,12 +182,12 @@ class TfdsCityscapesSource:
   label_lut, label_valid = ID_TO_TRAIN_ID, VALID_IDS
 
   def __init__(self, data_dir, split='train', config='semantic_segmentation'):
-    self.root, self.split, self.config = data_dir, split, config
+    self.root, self.split, self.config = data_dir, TFDS_SPLIT_NAMES.get(split, split), config
     self._info_path = prepared_info(data_dir, config)
     # Imported here: only this source needs tfds.
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     # download=False: never start a build (that needs TensorFlow and the manual zips).
-    self._data = tfds.data_source(f'cityscapes/{config}', split=split, data_dir=data_dir,
+    self._data = tfds.data_source(f'cityscapes/{config}', split=self.split, data_dir=data_dir,
                                   download=False)
 
   def __len__(self):
