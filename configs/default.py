@@ -104,6 +104,7 @@ def get_config():
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 8
   c.eval.max_images = 0  # 0 = the whole split
+  c.eval.num_visuals = 4  # colourised predictions saved per eval (WORKDIR/visuals/)
   c.eval.instance_metrics = False  # Cityscapes iIoU + category scores (gtFine instanceIds)
 
   c.log_every = 50

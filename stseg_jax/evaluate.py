@@ -20,6 +20,7 @@ from stseg_jax import inference
 from stseg_jax import instance_metrics
 from stseg_jax import metrics
 from stseg_jax import sharding
+from stseg_jax import visualize
 from stseg_jax.data import pipeline
 
 # ImageNet statistics: the pretrained backbones expect them.
@@ -81,6 +82,26 @@ class Evaluator:
     result['num_images'] = self._num_images()
     result['inference'] = dataclasses.asdict(recipe)
     return result
+
+  def save_examples(self, state, directory, num_images):
+    """Colourised predictions of the first eval images as PNGs (visualize.py).
+
+    Whole-image predictions whatever the inference recipe: a quick look, not
+    the scored output. Every process runs the step; process 0 writes.
+    """
+    n = min(num_images, self._num_images(), self.batch_size // jax.process_count())
+    if n <= 0:
+      return []
+    local_batch = next(pipeline.eval_batches(self.source, self.batch_size, n))
+    global_batch = sharding.to_global(
+        {k: local_batch[k] for k in ('image', 'label')}, self.mesh)
+    _, prediction = self._step(state.params, state.batch_stats, global_batch)
+    prediction = _local_rows(prediction)[:n]
+    if jax.process_index() != 0:
+      return []
+    ids = [self.source[i]['id'] for i in range(n)]
+    return visualize.save_examples(directory, local_batch['image'][:n], prediction, ids,
+                                   visualize.palette_of(self.source), local_batch['label'][:n])
 
   def _num_images(self):
     limit = self.config.eval.max_images
@@ -171,8 +192,11 @@ def evaluate_checkpoint(config, workdir, checkpoint_step=None):
   if step is None:
     raise FileNotFoundError(f'--workdir: no checkpoint in {workdir}/checkpoints')
   state = checkpoints.restore(mngr, checkpoints.abstract(state), step)
-  result = Evaluator(model, source, mesh, config).run(state)
+  evaluator = Evaluator(model, source, mesh, config)
+  result = evaluator.run(state)
   write_result(workdir, result, config, step)
+  evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'eval_step_{step}'),
+                          config.eval.get('num_visuals', 0))
   logging.info('step %d on %s/%s: mIoU %.4f, pixel accuracy %.4f', step,
                config.data.name, config.data.eval_split, result['miou'],
                result['pixel_accuracy'])

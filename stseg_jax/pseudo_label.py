@@ -31,6 +31,7 @@ from stseg_jax import distributed
 from stseg_jax import inference
 from stseg_jax import optim
 from stseg_jax import sharding
+from stseg_jax import visualize
 from stseg_jax.data import centroids
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
@@ -118,6 +119,9 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
       example = source[i]
       label, confidence, found, soft = label_image(
           predictor, example['image'], source.num_classes, p.confidence_threshold, p.soft_topk)
+      if i < config.eval.get('num_visuals', 0):  # a look at the labels (visualize.py)
+        visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']], [label],
+                                [example['id']], visualize.palette_of(source))
       records.append(pseudo_records.encode_example(
           example['id'], example.get('path', ''), label,
           confidence=confidence if p.store_confidence else None, topk=soft,

@@ -29,6 +29,7 @@ from stseg_jax import distributed
 from stseg_jax import evaluate
 from stseg_jax import pseudo_label
 from stseg_jax import train
+from stseg_jax import visualize
 
 
 def merged(base, overrides):
@@ -118,6 +119,9 @@ def make_report(config, workdir, teacher, student, timings):
       'seconds': timings,
   }
   if jax.process_index() == 0:
+    visualize.plot_miou({'teacher': visualize.eval_curve(teacher),
+                         'student': visualize.eval_curve(student)},
+                        os.path.join(workdir, 'miou.png'), f'{config.data.name} eval mIoU')
     with open(os.path.join(workdir, 'report.json'), 'w') as f:
       json.dump(report, f, indent=1)
     with open(os.path.join(workdir, 'report.md'), 'w') as f:
@@ -147,6 +151,9 @@ def report_markdown(report):
             for name in t['per_class_iou']]
   lines += ['', '| stage | seconds |', '|---|---|']
   lines += [f'| {name} | {seconds:.0f} |' for name, seconds in report['seconds'].items()]
+  lines += ['', '![eval mIoU of teacher and student over training](miou.png)', '',
+            'Colourised predictions: `teacher/visuals/` and `student/visuals/` '
+            '([image | prediction over image | ground truth | prediction]).']
   return '\n'.join(lines) + '\n'
 
 

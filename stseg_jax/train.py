@@ -248,6 +248,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                             'eval_pixel_accuracy': result['pixel_accuracy']})
         logging.info('step %d: eval mIoU %.4f', step, result['miou'])
         evaluate_lib.write_result(workdir, result, config, step)
+        evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'step_{step}'),
+                                config.eval.get('num_visuals', 0))
       preempted = preemption.reached(step)
       if step % config.checkpoint_every == 0 or step == end_step or preempted:
         _check_finite(metrics, step)  # never checkpoint NaN parameters

@@ -7,6 +7,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 import pytest
 
 from configs import demo
@@ -52,6 +53,10 @@ def test_train_writes_metrics_eval_and_checkpoints(trained):
   assert set(result['per_class_iou']) >= {'road', 'car', 'sky'}
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
   assert os.listdir(os.path.join(workdir, 'tensorboard'))
+  visuals = os.path.join(workdir, 'visuals', 'step_4')
+  assert sorted(os.listdir(visuals)) == [f'synthetic-A-val-s0-{i:06d}.png' for i in range(4)]
+  strip = np.asarray(Image.open(os.path.join(visuals, 'synthetic-A-val-s0-000000.png')))
+  assert strip.shape == (64, 4 * 128, 3)  # image | overlay | ground truth | prediction
 
 
 def test_evaluate_checkpoint_matches_training_eval(trained):

@@ -18,6 +18,10 @@ from stseg_jax.data import errors
 CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'sidewalk', 'tree', 'sign_symbol', 'fence',
                'car', 'pedestrian', 'bicyclist')
 NUM_CLASSES = len(CLASS_NAMES)
+# The SegNet colours of those classes, for pictures.
+PALETTE = np.array([(128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192),
+                    (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0),
+                    (0, 128, 192)], np.uint8)
 VOID = 11
 IGNORE_LABEL = 255
 
@@ -80,6 +84,7 @@ class CamVidSource:
   num_classes = NUM_CLASSES
   ignore_label = IGNORE_LABEL
   class_names = CLASS_NAMES
+  palette = PALETTE
 
   def __init__(self, root, split='train', list_file=None, indices=None):
     if not os.path.isdir(root):

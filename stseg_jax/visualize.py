@@ -1,0 +1,87 @@
+"""Pictures a user looks at: colourised predictions beside the image and ground truth,
+and mIoU over training steps.
+
+  save_examples: one PNG per image, [image | prediction over image | ground truth | prediction]
+    (without ground truth, e.g. pseudo labels: [image | label over image | label])
+  plot_miou: eval mIoU vs step of one or more runs (their metrics.jsonl), as a PNG
+"""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+from stseg_jax.data import palette as palette_lib
+
+
+def palette_of(source):
+  """(K, 3) uint8 class colours: the source's own, else the Cityscapes train-id colours."""
+  own = getattr(source, 'palette', None)
+  if own is not None:
+    return np.asarray(own, np.uint8)
+  return np.concatenate([palette_lib.PALETTE, palette_lib.EXTRA_PALETTE])
+
+
+def colorize(label, palette):
+  """(H, W, 3) uint8 colours of a label map; ignore (255) and ids beyond the palette black."""
+  lut = np.zeros((256, 3), np.uint8)
+  lut[:len(palette)] = palette[:256]
+  return lut[np.asarray(label).astype(np.uint8)]
+
+
+def overlay(image, label, palette, alpha=0.5):
+  """The image with the label's colours blended in; unlabelled pixels keep the image."""
+  colours = colorize(label, palette).astype(np.float32)
+  blended = (1 - alpha) * image.astype(np.float32) + alpha * colours
+  keep = (np.asarray(label) == 255)[..., None]
+  return np.where(keep, image, blended).round().astype(np.uint8)
+
+
+def example_strip(image, prediction, palette, label=None):
+  """[image | prediction over image | ground truth, if given | prediction], side by side."""
+  panels = [image, overlay(image, prediction, palette)]
+  panels += [] if label is None else [colorize(label, palette)]
+  return np.concatenate(panels + [colorize(prediction, palette)], axis=1)
+
+
+def save_examples(directory, images, predictions, ids, palette, labels=None):
+  """Writes DIRECTORY/<id>.png strips; returns their paths."""
+  os.makedirs(directory, exist_ok=True)
+  labels = [None] * len(images) if labels is None else labels
+  paths = []
+  for image, prediction, label, image_id in zip(images, predictions, labels, ids):
+    path = os.path.join(directory, f'{image_id}.png')
+    Image.fromarray(example_strip(image, prediction, palette, label)).save(path)
+    paths.append(path)
+  return paths
+
+
+def eval_curve(workdir):
+  """[(step, eval mIoU)] from WORKDIR/metrics.jsonl."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    records = [json.loads(line) for line in f if line.strip()]
+  return [(r['step'], r['eval_miou']) for r in records if 'eval_miou' in r]
+
+
+def plot_miou(curves, path, title='eval mIoU'):
+  """PNG of {name: [(step, mIoU)]}; returns `path`."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for name, points in curves.items():
+    if points:
+      steps, values = zip(*points)
+      ax.plot(steps, values, marker='o', label=name)
+  ax.set_xlabel('step')
+  ax.set_ylabel('mIoU')
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return path
