@@ -1,0 +1,518 @@
+"""Trainer step time per crop bucket, FLOPs and MFU, and crop-schedule speedups.
+
+  python -m stseg_jax.bench --config=configs/bench_schedules.py --workdir=/tmp/bench \
+      [--config.bench.run_schedules=True] [--config.model.dtype=bfloat16 ...]
+
+1. Compiles the trainer's step ahead of time at every crop bucket of the
+   schedules (compile time apart) and times it: the median of
+   `bench.timing_steps` calls after `bench.warmup_steps`, on random uint8
+   batches already on the devices.
+2. FLOPs per step from XLA's cost analysis of the compiled step (and, as a
+   cross-check, of the unoptimised HLO); achieved FLOP/s, and MFU where the
+   device's peak is in PEAK_BF16_FLOPS.
+3. Per schedule, the predicted time to process as many images as the constant
+   crop (steps x the bucket's median step time, summed over epochs), its
+   speedup over constant, and the ideal speedup from pixel counts alone.
+4. With `bench.run_schedules`, trains each schedule for real through
+   `train.train_and_evaluate` (WORKDIR/runs/<schedule>, wiped first) and
+   measures it.
+5. The same network's forward, backward and SGD update in plain jax at the
+   largest crop, so the trainer's overhead shows.
+
+Writes WORKDIR/bench.json and WORKDIR/bench.png and prints tables.
+"""
+import datetime
+import functools
+import json
+import os
+import shutil
+import statistics
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+import optax
+
+from stseg_jax import config_check
+from stseg_jax import distributed
+from stseg_jax import evaluate as evaluate_lib
+from stseg_jax import optim
+from stseg_jax import schedules
+from stseg_jax import sharding
+from stseg_jax import train
+from stseg_jax.data import sources
+
+# Dense bf16 peak FLOP/s of one device, by the first substring of
+# `device_kind` that matches (specific names first: an H100 PCIe is not an
+# SXM). MFU is reported against it whatever the compute dtype, as usual.
+PEAK_BF16_FLOPS = (
+    ('H100 PCIe', 756e12),
+    ('H100', 989e12),
+    ('H200', 989e12),
+    ('A100', 312e12),
+    ('TPU v4', 275e12),
+    ('TPU v5 lite', 197e12),  # what a v5e reports
+    ('TPU v5e', 197e12),
+)
+
+
+def peak_flops(device_kind):
+  """The device's dense bf16 peak FLOP/s, or None when unknown (e.g. CPUs)."""
+  for name, peak in PEAK_BF16_FLOPS:
+    if name.lower() in device_kind.lower():
+      return peak
+  return None
+
+
+def mfu(flops_per_device, seconds, device_kind):
+  """Model FLOPs utilization of one device, or None without a known peak."""
+  peak = peak_flops(device_kind)
+  return None if peak is None else flops_per_device / seconds / peak
+
+
+# --- Prediction (pure) --------------------------------------------------------
+
+def schedule_totals(plan, step_seconds=None):
+  """Images, pixels and (given {crop: seconds per step}) seconds of a plan."""
+  totals = {'images': sum(p.steps * p.batch_size for p in plan),
+            'pixels': sum(p.steps * p.batch_size * p.crop ** 2 for p in plan)}
+  if step_seconds is not None:
+    totals['seconds'] = sum(p.steps * step_seconds[p.crop] for p in plan)
+  return totals
+
+
+def speedups(totals, baseline='constant'):
+  """Each schedule's time at the baseline's image count and speedups over it.
+
+  Epochs drop their incomplete last batch, so schedules see slightly
+  different image counts; time and pixels are compared per image.
+  """
+  base = totals[baseline]
+  out = {}
+  for name, t in totals.items():
+    row = {'ideal_speedup': (base['pixels'] / base['images']) / (t['pixels'] / t['images'])}
+    if 'seconds' in t:
+      row['seconds_at_equal_images'] = t['seconds'] * base['images'] / t['images']
+      row['speedup'] = base['seconds'] / row['seconds_at_equal_images']
+    out[name] = row
+  return out
+
+
+def loop_seconds(records):
+  """Seconds of the train loop, from metrics.jsonl records.
+
+  The trainer logs images/s over each interval since the last log (from the
+  loop's start for the first); steps x batch / (images/s) gives it back.
+  """
+  seconds, last_step = 0.0, 0
+  for r in records:
+    if 'images_per_sec' in r:
+      seconds += (r['step'] - last_step) * r['batch_size'] / r['images_per_sec']
+      last_step = r['step']
+  return seconds
+
+
+# --- Timing -------------------------------------------------------------------
+
+def random_batch(batch_size, crop, num_classes, mesh, seed=0):
+  """A global uint8 batch on the devices, split over the mesh like real ones."""
+  rng = np.random.default_rng(seed)
+  local = batch_size // jax.process_count()
+  return sharding.to_global(
+      {'image': rng.integers(0, 256, (local, crop, crop, 3), dtype=np.uint8),
+       'label': rng.integers(0, num_classes, (local, crop, crop), dtype=np.uint8)}, mesh)
+
+
+def time_steps(step, carry, batch, warmup, steps):
+  """Median seconds of `carry = step(carry, batch)[0]`, after `warmup` calls.
+
+  Blocks on every output each call, so a call's time is its own.
+  """
+  times = []
+  for _ in range(warmup + steps):
+    start = time.perf_counter()
+    carry, metrics = step(carry, batch)
+    jax.block_until_ready((carry, metrics))
+    times.append(time.perf_counter() - start)
+  return statistics.median(times[warmup:]), times[warmup:], carry
+
+
+def flops(stage):
+  """FLOPs from XLA's cost analysis of a lowered or compiled computation.
+
+  jax 0.10 returns a dict; older versions a list with one dict per module.
+  A compiled SPMD module is one device's share of the step; a lowered one,
+  not yet partitioned or optimised, the whole step.
+  """
+  cost = stage.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  value = (cost or {}).get('flops')
+  return float(value) if value is not None and value > 0 else None
+
+
+def _rates(compiled, lowered, seconds, batch_size):
+  """Rates from the compiled step's FLOPs, beside the unoptimised count.
+
+  The compiled count is what the device runs; on GPUs it has been seen to
+  miss library calls (jax issue #22249), so both go into bench.json.
+  """
+  per_device, n = flops(compiled), jax.device_count()
+  per_step = None if per_device is None else per_device * n
+  hlo = flops(lowered)
+  if per_step and hlo and not 0.5 < per_step / hlo < 2:
+    logging.warning('compiled step counts %.3g FLOPs, its unoptimised HLO %.3g', per_step, hlo)
+  return {'images_per_sec': batch_size / seconds,
+          'flops_per_step': per_step, 'flops_per_step_hlo': hlo,
+          'gflops_per_sec': None if per_step is None else per_step / seconds / 1e9,
+          'mfu': None if per_device is None else mfu(per_device, seconds,
+                                                     jax.devices()[0].device_kind)}
+
+
+def trainer_step_fn(config, model, tx, mesh, total_images):
+  """The jitted train step exactly as `train.train_and_evaluate` builds it."""
+  return jax.jit(
+      functools.partial(train.train_step, model=model, tx=tx, config=config,
+                        total_images=total_images, class_weights=None),
+      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)),
+      out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
+      donate_argnums=0)
+
+
+def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_images):
+  """Compile time, median step time, FLOPs and MFU of the trainer per bucket.
+
+  Returns the rows and the state after the last step (the step donates it).
+  """
+  step_fn = trainer_step_fn(config, model, tx, mesh, total_images)
+  rows = []
+  for p in buckets:
+    start = time.perf_counter()
+    compiled = train.compile_buckets(step_fn, state, [p], mesh)[p.crop].result()
+    compile_seconds = time.perf_counter() - start
+    batch = random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
+    lowered = step_fn.lower(state, batch)
+    median, times, state = time_steps(compiled, state, batch, config.bench.warmup_steps,
+                                      config.bench.timing_steps)
+    rows.append({'crop': p.crop, 'batch_size': p.batch_size,
+                 'compile_seconds': compile_seconds, 'step_seconds': median,
+                 'step_seconds_all': times, **_rates(compiled, lowered, median, p.batch_size)})
+    logging.info('bucket %d x %d: compile %.1fs, step %.4fs', p.crop, p.batch_size,
+                 compile_seconds, median)
+  return rows, state
+
+
+def plain_step(carry, batch, *, model, tx, aux_weight, dropout_rng):
+  """Forward, backward and SGD update of the bare network: no trainer around it."""
+  params, batch_stats, opt_state = carry
+  images = evaluate_lib.normalize(batch['image'], model.dtype)
+  labels = batch['label'].astype(jnp.int32)
+
+  def loss_fn(params):
+    outputs, new_vars = model.apply({'params': params, 'batch_stats': batch_stats}, images,
+                                    train=True, mutable=['batch_stats'],
+                                    rngs={'dropout': dropout_rng})
+    ce = lambda logits: optax.softmax_cross_entropy_with_integer_labels(
+        logits.astype(jnp.float32), labels).mean()
+    loss = ce(outputs['logits'])
+    if outputs.get('aux_logits') is not None:
+      loss = loss + aux_weight * ce(outputs['aux_logits'])
+    return loss, new_vars['batch_stats']
+
+  (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  updates, opt_state = tx.update(grads, opt_state, params)
+  return (optax.apply_updates(params, updates), batch_stats, opt_state), loss
+
+
+def time_plain(config, model, state, num_classes, bucket, mesh):
+  """`plain_step` at one bucket, timed like the trainer's step.
+
+  Starts from (and consumes) the trainer's `state`: one initialisation less.
+  """
+  tx = optax.sgd(config.train.base_lr, momentum=config.train.momentum)
+  carry = (state.params, state.batch_stats, jax.jit(tx.init)(state.params))
+  batch = random_batch(bucket.batch_size, bucket.crop, num_classes, mesh, seed=bucket.crop)
+  step = jax.jit(functools.partial(plain_step, model=model, tx=tx,
+                                   aux_weight=config.loss.aux_weight,
+                                   dropout_rng=jax.random.key(config.seed)),
+                 donate_argnums=0)
+  start = time.perf_counter()
+  lowered = step.lower(carry, batch)
+  compiled = lowered.compile()
+  compile_seconds = time.perf_counter() - start
+  median, times, _ = time_steps(compiled, carry, batch, config.bench.warmup_steps,
+                                config.bench.timing_steps)
+  return {'crop': bucket.crop, 'batch_size': bucket.batch_size,
+          'compile_seconds': compile_seconds, 'step_seconds': median,
+          'step_seconds_all': times, **_rates(compiled, lowered, median, bucket.batch_size)}
+
+
+# --- Real runs ----------------------------------------------------------------
+
+class CompileTimes:
+  """Seconds jax spends tracing, lowering and compiling the train step, from
+  jax.monitoring events (they also fire in the trainer's compile thread)."""
+
+  def __init__(self):
+    self.events = []
+
+  def __call__(self, event, seconds, **kwargs):
+    if kwargs.get('fun_name') in ('train_step', 'jit(train_step)'):
+      self.events.append((event, seconds))
+
+  def total(self):
+    return sum(s for _, s in self.events)
+
+  def first_bucket(self):
+    """Up to the first backend compile: the bucket compiled before the loop starts."""
+    seconds = 0.0
+    for event, s in self.events:
+      seconds += s
+      if event.endswith('backend_compile_duration'):
+        break
+    return seconds
+
+
+def run_schedule(config, name, workdir):
+  """Trains schedule `name` for real; wall, loop and compile seconds, images/s."""
+  c = config.copy_and_resolve_references()
+  c.train.schedule = name
+  # One log, evaluation and checkpoint, all at the last step; the log comes
+  # first, so the loop time below excludes the other two.
+  c.log_every = c.eval_every = c.checkpoint_every = 10**9
+  c.eval.batch_size = jax.device_count()
+  c.eval.max_images = jax.device_count()
+  if 'num_visuals' in c.eval:
+    c.eval.num_visuals = 0
+  if jax.process_index() == 0:
+    shutil.rmtree(workdir, ignore_errors=True)  # else the trainer would resume
+  _sync(f'rmtree {name}')
+  compile_times = CompileTimes()
+  jax.monitoring.register_event_duration_secs_listener(compile_times)
+  try:
+    start = time.perf_counter()
+    train.train_and_evaluate(c, workdir)
+    wall = time.perf_counter() - start
+  finally:
+    jax.monitoring.unregister_event_duration_listener(compile_times)
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    records = [json.loads(line) for line in f]
+  loop = loop_seconds(records)
+  first = compile_times.first_bucket()
+  return {'wall_seconds': wall, 'loop_seconds': loop,
+          'compile_seconds': compile_times.total(),
+          'first_bucket_compile_seconds': first,
+          # What the schedule costs: the loop (which waits for any bucket the
+          # background thread has not finished) plus the compile before it.
+          'seconds': loop + first}
+
+
+def _sync(tag):
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(tag)
+
+
+def warm_source(source):
+  """Reads every training image once, so the first schedule does not pay for
+  rendering (synthetic scenes) or a cold file cache."""
+  for i in range(len(source)):
+    source[i]  # pylint: disable=pointless-statement
+
+
+# --- The benchmark ------------------------------------------------------------
+
+def bench_config(config):
+  """The config with epoch_items set from the image budget, and the schedules
+  to compare, 'constant' (the baseline) first."""
+  c = config.copy_and_resolve_references()
+  if c.bench.image_budget:
+    c.train.epoch_items = c.bench.image_budget // c.train.num_epochs
+  names = ['constant'] + [n for n in c.bench.schedules if n != 'constant']
+  return c, names
+
+
+def plans_for(config, names, num_train):
+  plans = {}
+  for name in names:
+    c = config.copy_and_resolve_references()
+    c.train.schedule = name
+    plans[name] = train.make_plan(c, num_train, jax.device_count())
+  return plans
+
+
+def run(config, workdir):
+  config_check.validate(config)
+  config, names = bench_config(config)
+  for name in names:
+    if name not in schedules.SCHEDULES:
+      raise config_check.ConfigError(f'config.bench.schedules: {name!r} is not one of '
+                                     f'{list(schedules.SCHEDULES)}')
+  os.makedirs(workdir, exist_ok=True)
+  mesh = sharding.make_mesh()
+  source = sources.open_source(config.data, config.data.train_split)
+  model = train.create_model(config.model, source.num_classes)
+  plans = plans_for(config, names, len(source))
+  buckets = sorted({p.crop: p for plan in plans.values() for p in plan}.values(),
+                   key=lambda p: p.crop)
+  constant_images = schedule_totals(plans['constant'])['images']
+
+  tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
+  state = train.create_train_state(model, tx, jax.random.key(config.seed), mesh)
+  rows, state = time_buckets(config, model, tx, state, source.num_classes, buckets, mesh,
+                             constant_images)
+  plain = time_plain(config, model, state, source.num_classes, buckets[-1], mesh)
+  del state  # donated to the plain step
+  trainer_at_largest = rows[-1]['step_seconds']
+  plain['trainer_step_seconds'] = trainer_at_largest
+  plain['trainer_overhead_percent'] = 100 * (trainer_at_largest / plain['step_seconds'] - 1)
+
+  step_seconds = {r['crop']: r['step_seconds'] for r in rows}
+  totals = {n: schedule_totals(plans[n], step_seconds) for n in names}
+  compared = speedups(totals)
+  schedules_out = {}
+  for n in names:
+    schedules_out[n] = {
+        'crops': [p.crop for p in plans[n]], 'batch_sizes': [p.batch_size for p in plans[n]],
+        'steps': [p.steps for p in plans[n]], 'images': totals[n]['images'],
+        'pixels': totals[n]['pixels'], 'ideal_speedup': compared[n]['ideal_speedup'],
+        'predicted_seconds': totals[n]['seconds'],
+        'predicted_seconds_at_equal_images': compared[n]['seconds_at_equal_images'],
+        'predicted_speedup': compared[n]['speedup'], 'measured': None}
+
+  if config.bench.run_schedules:
+    warm_source(source)
+    measured = {}
+    for n in names:
+      logging.info('Training schedule %s for real', n)
+      measured[n] = run_schedule(config, n, os.path.join(workdir, 'runs', n))
+      measured[n]['images'] = totals[n]['images']
+      measured[n]['images_per_sec'] = totals[n]['images'] / measured[n]['loop_seconds']
+    base = measured['constant']
+    for n in names:
+      m = measured[n]
+      m['speedup'] = (base['seconds'] / base['images']) / (m['seconds'] / m['images'])
+      m['speedup_vs_ideal'] = m['speedup'] / compared[n]['ideal_speedup']
+      schedules_out[n]['measured'] = m
+
+  device = jax.devices()[0]
+  result = {
+      'date': datetime.datetime.now().isoformat(timespec='seconds'),
+      'jax_version': jax.__version__,
+      'device': {'kind': device.device_kind, 'platform': device.platform,
+                 'count': jax.device_count(), 'process_count': jax.process_count(),
+                 'peak_bf16_flops_per_device': peak_flops(device.device_kind)},
+      'model': dict(config.model), 'buckets': rows, 'plain_jax': plain,
+      'schedules': schedules_out, 'config': json.loads(config.to_json_best_effort()),
+  }
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'bench.json'), 'w') as f:
+      json.dump(result, f, indent=2)
+    plot(result, os.path.join(workdir, 'bench.png'))
+    print(tables(result), flush=True)
+  return result
+
+
+# --- Output -------------------------------------------------------------------
+
+def _fmt(value, spec):
+  return '-' if value is None else format(value, spec)
+
+
+def tables(result):
+  """The console report: buckets, plain jax vs trainer, schedules."""
+  d = result['device']
+  lines = [f"{result['model']['name']} {result['model'].get('backbone', '')} "
+           f"{result['model']['dtype']} on {d['count']} x {d['kind']} ({d['platform']})", '',
+           '| crop | batch | compile (s) | step (s) | img/s | GFLOP/step | GFLOP/s | MFU |',
+           '|---|---|---|---|---|---|---|---|']
+  for r in result['buckets']:
+    gflop = None if r['flops_per_step'] is None else r['flops_per_step'] / 1e9
+    lines.append(f"| {r['crop']} | {r['batch_size']} | {r['compile_seconds']:.1f} "
+                 f"| {r['step_seconds']:.4f} | {r['images_per_sec']:.1f} | {_fmt(gflop, '.1f')} "
+                 f"| {_fmt(r['gflops_per_sec'], '.1f')} | {_fmt(r['mfu'], '.1%')} |")
+  p = result['plain_jax']
+  lines += ['', f"plain jax step at {p['crop']} x {p['batch_size']}: {p['step_seconds']:.4f} s, "
+            f"trainer {p['trainer_step_seconds']:.4f} s: trainer overhead "
+            f"{p['trainer_overhead_percent']:+.1f}%", '',
+            '| schedule | images | ideal speedup | predicted (s) | predicted speedup '
+            '| measured (s) | img/s | compile (s) | measured speedup | measured / ideal |',
+            '|---|---|---|---|---|---|---|---|---|---|']
+  for name, s in result['schedules'].items():
+    m = s['measured'] or {}
+    lines.append(
+        f"| {name} | {s['images']} | {s['ideal_speedup']:.3f} "
+        f"| {s['predicted_seconds_at_equal_images']:.1f} | {s['predicted_speedup']:.3f} "
+        f"| {_fmt(m.get('seconds'), '.1f')} | {_fmt(m.get('images_per_sec'), '.1f')} "
+        f"| {_fmt(m.get('compile_seconds'), '.1f')} | {_fmt(m.get('speedup'), '.3f')} "
+        f"| {_fmt(m.get('speedup_vs_ideal'), '.3f')} |")
+  return '\n'.join(lines)
+
+
+def plot(result, path):
+  """Crop size over epochs, one row per schedule; step time per bucket."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  names = list(result['schedules'])
+  crops = [r['crop'] for r in result['buckets']]
+  margin = max(crops[-1] - crops[0], 10) * 0.15
+  fig = plt.figure(figsize=(12, 1.2 + 1.1 * len(names)))
+  grid = fig.add_gridspec(len(names), 2)
+  for k, name in enumerate(names):
+    s = result['schedules'][name]
+    ax = fig.add_subplot(grid[k, 0])
+    ax.step(np.arange(len(s['crops']) + 1), s['crops'] + s['crops'][-1:], where='post')
+    ax.set_ylim(crops[0] - margin, crops[-1] + margin)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel('crop')
+    title = (f"{name}: ideal {s['ideal_speedup']:.2f}x, "
+             f"predicted {s['predicted_speedup']:.2f}x")
+    if s['measured']:
+      title += f", measured {s['measured']['speedup']:.2f}x"
+    ax.set_title(title, fontsize=9, loc='left')
+    if k == len(names) - 1:
+      ax.set_xlabel('epoch')
+
+  right = fig.add_subplot(grid[:, 1])
+  x = np.arange(len(crops))
+  bars = right.bar(x, [r['step_seconds'] for r in result['buckets']], label='trainer step')
+  right.bar_label(bars, [f"{r['images_per_sec']:.1f} img/s" for r in result['buckets']],
+                  fontsize=8)
+  p = result['plain_jax']
+  right.plot([crops.index(p['crop'])], [p['step_seconds']], 'o', color='tab:red',
+             label='plain jax step')
+  right.set_xticks(x, [f"{r['crop']}\nx{r['batch_size']}" for r in result['buckets']])
+  right.set(xlabel='crop x batch', ylabel='seconds per step (median)',
+            title=f"step time per bucket, {result['device']['kind']}")
+  right.margins(y=0.12)
+  right.legend(fontsize=8, loc='lower right')
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+# --- Entry point --------------------------------------------------------------
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  distributed.initialize()
+  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir))
+
+
+if __name__ == '__main__':
+  # train.py, imported above, defines both at import; defining them again raises.
+  if 'config' not in FLAGS:
+    config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
+  if 'workdir' not in FLAGS:
+    flags.DEFINE_string('workdir', None, 'Where bench.json, bench.png and runs/ go.')
+  flags.mark_flags_as_required(['config', 'workdir'])
+  app.run(main, flags_parser=config_check.parse_flags)
