@@ -55,6 +55,7 @@ def get_config():
   c.train.weight_decay = 1e-4
   c.train.lr_power = 0.9
   c.train.warmup_images = 0
+  c.train.init_from = ''  # a workdir to finetune from (its latest checkpoint's weights)
   c.train.stop_at_step = 0  # stop early as if preempted (tests); 0 = never
 
   # The unlabeled set a teacher labels (stseg_jax.pseudo_label); empty name and
@@ -85,6 +86,8 @@ def get_config():
   c.pseudo.dir = ''  # a pseudo_label workdir; '' = train on real labels only
   c.pseudo.name = 'pseudo'
   c.pseudo.teacher = ''  # if set, the labels must come from this teacher workdir
+  c.pseudo.only = False  # pseudo items only (pre-training, Table 8); real ones left out
+  c.pseudo.duplicate_real = False  # baseline (Table 2b): real labels again in place of pseudo
   c.pseudo.ratio = 3.0  # pseudo items per real item in each epoch (Table 2a)
   c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
 
@@ -92,6 +95,9 @@ def get_config():
   # fields the student overrides (e.g. student.model.name, student.pseudo.ratio).
   c.self_training = ml_collections.ConfigDict()
   c.self_training.loops = 1
+  c.self_training.mode = 'joint'  # or 'pretrain_finetune' (Table 8)
+  # Overrides for the finetuning stage of 'pretrain_finetune' (paper: LR 0.002).
+  c.finetune = ml_collections.ConfigDict({'train': {'base_lr': 0.002}})
   c.student = ml_collections.ConfigDict()
 
   c.loss = ml_collections.ConfigDict()

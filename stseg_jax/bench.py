@@ -509,10 +509,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  # train.py, imported above, defines both at import; defining them again raises.
-  if 'config' not in FLAGS:
-    config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  if 'workdir' not in FLAGS:
-    flags.DEFINE_string('workdir', None, 'Where bench.json, bench.png and runs/ go.')
+  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
+  flags.DEFINE_string('workdir', None, 'Where bench.json, bench.png and runs/ go.')
   flags.mark_flags_as_required(['config', 'workdir'])
   app.run(main, flags_parser=config_check.parse_flags)

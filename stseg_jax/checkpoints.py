@@ -66,6 +66,24 @@ def _quarantine(mngr, step):
   mngr.reload()
 
 
+def load_variables(workdir, sharding):
+  """(params, batch_stats, step) of WORKDIR's latest checkpoint, whatever model or
+  class count wrote it: shapes come from the checkpoint's own metadata."""
+  mngr = manager(workdir)
+  step = mngr.latest_step()
+  if step is None:
+    raise FileNotFoundError(f'no checkpoint in {os.path.join(workdir, "checkpoints")}')
+  path = os.path.join(str(mngr.directory), str(step), 'default')
+  checkpointer = ocp.StandardCheckpointer()
+  metadata = checkpointer.metadata(path)
+  tree = getattr(metadata, 'item_metadata', metadata)
+  tree = getattr(tree, 'tree', tree)
+  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding),
+                        tree)
+  restored = checkpointer.restore(path, target)
+  return restored['params'], restored.get('batch_stats', {}), step
+
+
 def abstract(state):
   """ShapeDtypeStructs carrying each leaf's sharding, the restore target."""
   return jax.tree.map(

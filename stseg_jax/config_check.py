@@ -23,6 +23,9 @@ def validate(config):
   if config.train.schedule not in schedules.SCHEDULES:
     raise ConfigError(f'config.train.schedule: {config.train.schedule!r} is not one '
                       f'of {list(schedules.SCHEDULES)}')
+  if config.get('self_training', {}).get('mode', 'joint') not in ('joint', 'pretrain_finetune'):
+    raise ConfigError(f'config.self_training.mode: {config.self_training.mode!r} is not one of '
+                      "('joint', 'pretrain_finetune')")
   if config.loss.get('class_weighting', '') not in ('', 'enet', 'median_frequency'):
     raise ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
                       "one of ('', 'enet', 'median_frequency')")

@@ -7,6 +7,9 @@ complete, so rerunning after a crash continues where it stopped:
   teacher/   trained on the labeled set                 (stseg_jax.train)
   labels/    teacher's hard labels on the unlabeled set  (stseg_jax.pseudo_label)
   student/   trained on real + pseudo labels             (stseg_jax.train)
+           or, with self_training.mode='pretrain_finetune' (paper Table 8),
+  student_pretrain/ on the pseudo labels alone, then student/ finetuned from
+           it on the real labels with the `config.finetune` overrides
 then both are evaluated on the same split: DIR/report.json and DIR/report.md.
 With `self_training.loops` > 1 the student becomes the next loop's teacher.
 
@@ -43,6 +46,14 @@ def merged(base, overrides):
         target[key] = value
   apply(out, overrides)
   return out
+
+
+def finetune_config(student, pretrain_dir, overrides):
+  """The finetuning stage: real labels only, weights from `pretrain_dir`."""
+  config = merged(student, overrides)
+  config.pseudo.dir = ''
+  config.train.init_from = pretrain_dir
+  return config
 
 
 def student_config(config, labels_dir, teacher_workdir=''):
@@ -98,6 +109,13 @@ def run(config, workdir):
     timings['pseudo_label' + suffix] = _stage(
         'pseudo_label' + suffix, labels_dir,
         lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))
+    if config.self_training.get('mode', 'joint') == 'pretrain_finetune':
+      pretrain_dir = student_dir + '_pretrain'
+      pretrain = merged(student, ml_collections.ConfigDict({'pseudo': {'only': True}}))
+      timings['student_pretrain' + suffix] = _stage(
+          'student_pretrain' + suffix, pretrain_dir,
+          lambda: train.train_and_evaluate(pretrain, pretrain_dir))
+      student = finetune_config(student, pretrain_dir, config.get('finetune', {}))
     timings['student' + suffix] = _stage(
         'student' + suffix, student_dir, lambda: train.train_and_evaluate(student, student_dir))
     teacher_dir, teacher_config = student_dir, student

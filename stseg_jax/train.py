@@ -61,9 +61,15 @@ class EpochPlan:
 
 
 def items_per_epoch(config, num_real_images, with_pseudo):
-  """(real, pseudo) items of an epoch: `epoch_items` real plus ratio times that."""
+  """(real, pseudo) items of an epoch: `epoch_items` real plus ratio times that.
+
+  With pseudo.only (pre-training on pseudo labels, paper Table 8) the real
+  items are left out: the same pseudo items as joint training, nothing else.
+  """
   real = config.train.epoch_items or num_real_images
   pseudo = sampler.round_half_up(config.pseudo.ratio * real) if with_pseudo else 0
+  if with_pseudo and config.pseudo.get('only', False):
+    return 0, pseudo
   return real, pseudo
 
 
@@ -102,7 +108,8 @@ def create_model(model_config, num_classes):
 
 
 def create_train_state(model, tx, rng, mesh, pretrained='', backbone=None):
-  """Initialises the replicated train state (on every device, no transfer)."""
+  """Initialises the replicated train state (on every device, no transfer);
+  `pretrained`: a torchvision/timm backbone file."""
   def init(rng):
     variables = model.init(rng, jnp.zeros((1, 64, 64, 3), jnp.float32), train=False)
     params = variables['params']
@@ -118,6 +125,37 @@ def create_train_state(model, tx, rng, mesh, pretrained='', backbone=None):
     variables = jax.device_put(variables, sharding.replicated(mesh))
     state = state.replace(params=variables['params'],
                           batch_stats=variables['batch_stats'])
+  return state
+
+
+def _init_from_checkpoint(state, workdir, mesh):
+  """Params and batch stats from another run's latest checkpoint, step and optimizer fresh.
+
+  A leaf whose shape differs there (the classifier of a model trained for other
+  classes, paper section 3.4) or that it lacks keeps its fresh initialisation.
+  """
+  workdir = os.path.expanduser(workdir)
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    raise FileNotFoundError(f'config.train.init_from: no checkpoints in {workdir!r}')
+  params, batch_stats, step = checkpoints.load_variables(workdir, sharding.replicated(mesh))
+  kept = []
+
+  def merge(fresh, loaded):
+    fresh_flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(fresh), sep='/')
+    loaded_flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(loaded), sep='/')
+    merged = {}
+    for key, value in fresh_flat.items():
+      other = loaded_flat.get(key)
+      if other is not None and other.shape == value.shape:
+        merged[key] = other.astype(value.dtype)
+      else:
+        merged[key] = value
+        kept.append(key)
+    return flax.traverse_util.unflatten_dict(merged, sep='/')
+
+  state = state.replace(params=merge(state.params, params),
+                        batch_stats=merge(state.batch_stats, batch_stats))
+  logging.info('Initialised from %s step %d; fresh: %s', workdir, step, kept or 'nothing')
   return state
 
 
@@ -195,6 +233,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                                config.data.train_split)
   if config.pseudo.dir:
     train_sources.append(pseudo_label.open_student_source(config, train_sources[0]))
+  elif config.pseudo.get('duplicate_real', False):  # the baseline of paper Table 2b
+    train_sources.append(train_sources[0])
   eval_source = sources.open_source(config.data, config.data.eval_split,
                                     instances=config.eval.get('instance_metrics', False))
   model = create_model(config.model, train_sources[0].num_classes)
@@ -214,6 +254,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   if restored is not None:
     state = restored
     logging.info('Resumed from step %d', int(state.step))
+  elif config.train.get('init_from', ''):
+    state = _init_from_checkpoint(state, config.train.init_from, mesh)
 
   step_fn = jax.jit(
       functools.partial(train_step, model=model, tx=tx, config=config,
@@ -332,6 +374,11 @@ def _check_finite(metrics, step):
 def epoch_items(config, train_sources, indexes, epoch):
   """The epoch's (source position, image, centroid or None) items, shuffled."""
   real, pseudo = items_per_epoch(config, len(train_sources[0]), len(train_sources) > 1)
+  if len(train_sources) > 1 and not real:  # pseudo.only: draws as in joint training
+    items = sampler.epoch_items(
+        indexes[1], len(train_sources[1]), pseudo, seed=config.seed, epoch=epoch, stream=1,
+        class_uniform_fraction=config.pseudo.class_uniform_fraction)
+    return [(1, image, center) for image, center in items]
   if len(train_sources) == 1:
     items = sampler.epoch_items(
         indexes[0], len(train_sources[0]), real, seed=config.seed, epoch=epoch,
@@ -383,7 +430,8 @@ def _log_train(writer, step, total_steps, pending, p, last_log, last_step, run_s
 
 def centroid_indexes(config, train_sources, workdir):
   """Per train source, its centroid index when centroid sampling uses it."""
-  fractions = [config.train.class_uniform_fraction, config.pseudo.class_uniform_fraction]
+  fractions = [0.0 if config.pseudo.get('only', False) else config.train.class_uniform_fraction,
+               config.pseudo.class_uniform_fraction]
   indexes = []
   for source, fraction in zip(train_sources, fractions):
     if not fraction:
@@ -415,17 +463,17 @@ def loss_class_weights(config, source, workdir):
 # --- Entry point -------------------------------------------------------------
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.',
-                                          lock_config=True)
-flags.DEFINE_string('workdir', None, 'Where checkpoints and metrics go.')
 
 
 def main(argv):
   del argv
   distributed.initialize()
-  config_check.run_or_exit(lambda: train_and_evaluate(_CONFIG.value, FLAGS.workdir))
+  config_check.run_or_exit(lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
 
 
 if __name__ == '__main__':
+  # Defined here, not at import: the other jobs import this module and define their own.
+  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
+  flags.DEFINE_string('workdir', None, 'Where checkpoints and metrics go.')
   flags.mark_flags_as_required(['config', 'workdir'])
   app.run(main, flags_parser=config_check.parse_flags)

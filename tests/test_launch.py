@@ -2,6 +2,9 @@
 import os
 import shlex
 import subprocess
+import sys
+
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,3 +69,20 @@ def test_tpu_pod_copies_sets_up_and_runs_on_every_worker():
   assert "pip install -q -r requirements.txt 'jax[tpu]==0.10.2'" in setup[-1]
   assert run[-1] == ('--command=cd ~/stseg-jax && STSEG_DISTRIBUTED=auto launch/local.sh '
                      'train --config=configs/demo.py --workdir=gs://b/run')
+
+
+@pytest.mark.parametrize('job,extra', [
+    ('train', []), ('evaluate', []), ('pseudo_label', ['--teacher_workdir=/nowhere']),
+    ('self_train', []), ('bench', []),
+])
+def test_every_entry_point_starts_and_names_a_bad_config_key(tmp_path, job, extra):
+  """Each job defines its flags, parses them and validates the config: a wrong
+  model name is one line naming the key (not a flag clash or a deep traceback)."""
+  config = 'configs/bench_schedules.py' if job == 'bench' else 'configs/demo.py'
+  proc = subprocess.run(
+      [sys.executable, '-m', f'stseg_jax.{job}', f'--config={config}',
+       f'--workdir={tmp_path}', '--config.model.name=nope', *extra],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert proc.returncode != 0
+  assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+  assert 'config.model.name' in proc.stderr.strip().splitlines()[-1], proc.stderr[-3000:]

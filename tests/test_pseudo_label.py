@@ -200,3 +200,32 @@ def test_job_stores_soft_topk_and_confidence(teacher, tmp_path):
   np.testing.assert_array_equal(record['topk_indices'][..., 0], record['label'])
   assert np.all(record['topk_probs'][..., 0] >= record['topk_probs'][..., 1])
   np.testing.assert_allclose(record['confidence'], record['topk_probs'][..., 0], atol=1 / 255)
+
+
+def test_self_train_pretrain_then_finetune(tmp_path):
+  """Paper Table 8: the student pre-trains on pseudo labels alone, then finetunes on real."""
+  from stseg_jax import self_train
+  config = tiny_config()
+  config.data.num_unlabeled = 8
+  config.self_training.mode = 'pretrain_finetune'
+  config.student = self_train.ml_collections.ConfigDict(
+      {'pseudo': {'ratio': 1.0}, 'train': {'num_epochs': 1}})
+  report = self_train.run(config, str(tmp_path))
+  assert set(report['seconds']) == {'teacher', 'pseudo_label', 'student_pretrain', 'student'}
+  pretrain = json.load(open(tmp_path / 'student_pretrain' / 'config.json'))
+  assert pretrain['pseudo']['only'] and pretrain['pseudo']['dir']
+  finetune = json.load(open(tmp_path / 'student' / 'config.json'))
+  assert finetune['pseudo']['dir'] == '' and finetune['train']['base_lr'] == 0.002
+  assert finetune['train']['init_from'] == str(tmp_path / 'student_pretrain')
+  # 16 real items an epoch x ratio 1 = 16 pseudo items = 2 steps of 8, and no real ones.
+  steps = [json.loads(l)['step'] for l in open(tmp_path / 'student_pretrain' / 'metrics.jsonl')
+           if 'loss' in l]
+  assert steps == [1, 2]
+  assert os.path.exists(tmp_path / 'miou.png')
+
+
+def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
+  config = tiny_config()
+  config.pseudo.duplicate_real, config.pseudo.ratio = True, 1.0
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 8  # 2 epochs x (16 real + 16 duplicated) / batch 8

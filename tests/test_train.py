@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -174,3 +175,26 @@ def test_evaluate_with_flip_and_tiles_runs_the_inference_recipe(trained):
   result = evaluate.evaluate_checkpoint(config, workdir)
   assert result['inference']['flip'] and result['inference']['tile_size'] == (48, 48)
   assert result['num_pixels'] > 0 and 0 <= result['miou'] <= 1
+
+
+def test_init_from_keeps_weights_and_reinitialises_a_resized_classifier(trained):
+  """Finetuning for another class list (paper section 3.4): every leaf of the
+  source run's checkpoint comes over except those whose shape changed."""
+  workdir, source_state = trained
+  config = tiny_config()
+  mesh = sharding.make_mesh()
+  model = train.create_model(config.model, 21)  # e.g. two new classes in the target domain
+  fresh = train.create_train_state(model, optim.sgd_direction(), jax.random.key(7), mesh)
+  state = train._init_from_checkpoint(fresh, workdir, mesh)  # pylint: disable=protected-access
+  flat = lambda tree: flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep='/')
+  source, new, init = flat(source_state.params), flat(state.params), flat(fresh.params)
+  resized = sorted(k for k in new if new[k].shape != source[k].shape)
+  assert resized and all('classifier' in k or 'logits' in k or k.endswith(('kernel', 'bias'))
+                         for k in resized)
+  assert len(resized) <= 4  # the classifier (and an auxiliary one): kernel and bias each
+  for key in new:
+    expected = init[key] if key in resized else source[key]
+    np.testing.assert_array_equal(np.asarray(new[key]), np.asarray(expected), err_msg=key)
+  bn_source, bn_new = flat(source_state.batch_stats), flat(state.batch_stats)
+  assert all(np.array_equal(bn_new[k], bn_source[k]) for k in bn_new)
+  assert int(state.step) == 0

@@ -31,6 +31,7 @@ gets the teacher's numbers to ~3 digits, at twice the bytes (about 2.6 vs
 1.2 MB per 512x1024 image at K=3 after zlib). Centroids ride along in each
 record so the student's class-uniform sampler needs no pass over label maps.
 """
+import glob
 import hashlib
 import io
 import json
@@ -255,6 +256,8 @@ def _save_index(shard_path, index):
   path = index_cache_path(shard_path)
   tmp = tfrecord.temp_path(path)
   try:
+    for stale in glob.glob(glob.escape(path) + '.tmp-*'):  # a writer killed mid-way
+      os.remove(stale)
     with open(tmp, 'wb') as f:
       np.save(f, index)
     os.replace(tmp, path)

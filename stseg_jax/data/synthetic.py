@@ -17,6 +17,7 @@ import argparse
 import functools
 import hashlib
 import os
+import threading
 import time
 
 import numpy as np
@@ -344,6 +345,12 @@ def scene_seed(split, index, seed=0):
   return (seed * len(_SPLITS) + _SPLITS.index(split)) * 2**32 + index
 
 
+# np.load parses the .npy header with ast.literal_eval, which CPython 3.11 cannot
+# run in two threads at once ("SystemError: AST constructor recursion depth
+# mismatch", seen in a 40-epoch demo run); grain reads items in two threads.
+_NPY_LOAD_LOCK = threading.Lock()
+
+
 class SyntheticSource:
   """Random-access synthetic scenes: source[i] -> dict(image, label, id), rendered on demand."""
   ignore_label = IGNORE_LABEL
@@ -386,11 +393,12 @@ class SyntheticSource:
     extra = '-x' if self.extra_classes else ''
     path = os.path.join(self.cache_dir, f'{image_id}-{self.height}x{self.width}{extra}.npy')
     if os.path.exists(path):
-      both = np.load(path)
+      with _NPY_LOAD_LOCK:
+        both = np.load(path)
       return both[..., :3], both[..., 3]
     image, label = render()
     os.makedirs(self.cache_dir, exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
+    tmp = f'{path}.tmp{os.getpid()}-{threading.get_ident()}'  # grain reads in threads too
     with open(tmp, 'wb') as f:  # np.save(str) would append '.npy' to the temp name
       np.save(f, np.concatenate([image, label[..., None]], axis=-1))
     os.replace(tmp, path)  # atomic: concurrent workers never see half a file
