@@ -29,6 +29,9 @@ def get_config():
   c.data.num_val = 100
   c.data.num_unlabeled = 2000
   c.data.domain = 'A'
+  c.data.kshot = 0  # images per class of a '<split>_kshot' split (data/kshot.py)
+  c.data.kshot_min_pixels = 64  # a class counts as present in an image from this many pixels
+  c.data.split_seed = 0  # seeds the _labeled/_unlabeled and _kshot splits
   c.data.cache_dir = '~/.cache/stseg_jax/synthetic'  # rendered scenes; '' = none
   c.data.num_workers = 0  # grain worker processes; 0 = threads in-process
 

@@ -14,6 +14,7 @@ from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
 from stseg_jax.data import errors
 from stseg_jax.data import kitti
+from stseg_jax.data import kshot
 from stseg_jax.data import mapillary
 from stseg_jax.data import synthetic
 
@@ -27,7 +28,8 @@ def open_source(data_config, split, labels=True, instances=False):
 
   `<split>_labeled` / `<split>_unlabeled` cut `split` in two with a fixed
   seeded permutation: the first `data.labeled_fraction` of it is labeled
-  (the semi-supervised setting of camvid_selftrain.py).
+  (the semi-supervised setting of camvid_selftrain.py). `<split>_kshot` is a
+  k-shot subset: `data.kshot` images per class (data/kshot.py).
   """
   if instances and data_config.name != 'cityscapes':
     raise ValueError(f"instance ids (iIoU) need data.name='cityscapes', not {data_config.name!r}")
@@ -56,6 +58,8 @@ def largest_image_side(source):
 
 
 def _open(data_config, split, labels, instances=False):
+  if split.endswith('_kshot'):
+    return _kshot(_open(data_config, split[:-len('_kshot')], labels, instances), data_config)
   for part in ('_labeled', '_unlabeled'):
     if split.endswith(part):
       return _fraction(_open(data_config, split[:-len(part)], labels, instances), data_config,
@@ -90,7 +94,15 @@ def _fraction(source, data_config, labeled):
     raise ValueError(f'config.data.labeled_fraction: needs a value in (0, 1), got {fraction}')
   order = np.random.default_rng(data_config.get('split_seed', 0)).permutation(len(source))
   cut = int(round(fraction * len(source)))
-  return source.subset(np.sort(order[:cut] if labeled else order[cut:]))
+  return kshot.subset(source, np.sort(order[:cut] if labeled else order[cut:]))
+
+
+def _kshot(source, data_config):
+  k = data_config.get('kshot', 0)
+  if not k or k < 1:
+    raise ValueError(f'config.data.kshot: a _kshot split needs k >= 1, got {k}')
+  presence = kshot.class_presence(source, data_config.get('kshot_min_pixels', 1))
+  return kshot.subset(source, kshot.kshot_indices(presence, k, data_config.get('split_seed', 0)))
 
 
 def _synthetic(data_config, split):
