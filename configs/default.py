@@ -67,6 +67,7 @@ def get_config():
   c.unlabeled.name = ''
   c.unlabeled.root = ''
   c.unlabeled.split = 'unlabeled'
+  c.unlabeled.domain = ''  # synthetic only: label another domain's scenes
 
   c.pseudo_label = ml_collections.ConfigDict()
   c.pseudo_label.name = 'pseudo'
@@ -101,6 +102,9 @@ def get_config():
   c.self_training.mode = 'joint'  # or 'pretrain_finetune' (Table 8)
   # Overrides for the finetuning stage of 'pretrain_finetune' (paper: LR 0.002).
   c.finetune = ml_collections.ConfigDict({'train': {'base_lr': 0.002}})
+  # Cross-domain (section 3.4): overrides for finetuning on the target domain's
+  # labels, from the teacher and from the student; empty = no target stages.
+  c.target = ml_collections.ConfigDict()
   c.student = ml_collections.ConfigDict()
 
   c.loss = ml_collections.ConfigDict()

@@ -40,7 +40,7 @@ from stseg_jax.data import sources
 def unlabeled_data_config(config):
   """config.data with the unlabeled set's name/root/split put in."""
   data = ml_collections.ConfigDict(config.data.to_dict())
-  for key in ('name', 'root'):
+  for key in ('name', 'root', 'domain'):  # domain: another synthetic city (cross-domain)
     if config.unlabeled.get(key):
       data[key] = config.unlabeled[key]
   data.train_split = config.unlabeled.split

@@ -11,6 +11,11 @@ complete, so rerunning after a crash continues where it stopped:
   student_pretrain/ on the pseudo labels alone, then student/ finetuned from
            it on the real labels with the `config.finetune` overrides
 then both are evaluated on the same split: DIR/report.json and DIR/report.md.
+With a non-empty `config.target` (cross-domain, paper section 3.4), two more
+stages finetune on the target's labels (e.g. a k-shot split of another domain,
+new classes re-initialised) and are compared on the target's eval split:
+  target_from_teacher/  from the source-only teacher (plain finetuning)
+  target_from_student/  from the self-trained student
 With `self_training.loops` > 1 the student becomes the next loop's teacher.
 
 The config is a training config for the teacher plus `config.student`, a
@@ -119,6 +124,14 @@ def run(config, workdir):
     timings['student' + suffix] = _stage(
         'student' + suffix, student_dir, lambda: train.train_and_evaluate(student, student_dir))
     teacher_dir, teacher_config = student_dir, student
+  target = config.get('target', None)
+  if target:
+    starts = (('target_from_teacher', config, os.path.join(workdir, 'teacher')),
+              ('target_from_student', teacher_config, teacher_dir))
+    for name, base, start_dir in starts:
+      path = os.path.join(workdir, name)
+      target_config = finetune_config(base, os.path.abspath(start_dir), target)
+      timings[name] = _stage(name, path, lambda: train.train_and_evaluate(target_config, path))
   report = make_report(config, workdir, teacher=os.path.join(workdir, 'teacher'),
                        student=teacher_dir, timings=timings)
   return report
@@ -136,6 +149,15 @@ def make_report(config, workdir, teacher, student, timings):
       'delta_miou': results['student']['miou'] - results['teacher']['miou'],
       'seconds': timings,
   }
+  if config.get('target', None):
+    target = {}
+    for name in ('target_from_teacher', 'target_from_student'):
+      path = os.path.join(workdir, name)
+      run_config = ml_collections.ConfigDict(json.load(open(os.path.join(path, 'config.json'))))
+      target[name] = _summary(evaluate.evaluate_checkpoint(run_config, path))
+    target['delta_miou'] = (target['target_from_student']['miou'] -
+                            target['target_from_teacher']['miou'])
+    report['target'] = target
   if jax.process_index() == 0:
     visualize.plot_miou({'teacher': visualize.eval_curve(teacher),
                          'student': visualize.eval_curve(student)},
@@ -167,6 +189,13 @@ def report_markdown(report):
            '| class | teacher IoU | student IoU |', '|---|---|---|']
   lines += [f'| {name} | {pct(t["per_class_iou"][name])} | {pct(s["per_class_iou"][name])} |'
             for name in t['per_class_iou']]
+  if 'target' in report:
+    a, b = report['target']['target_from_teacher'], report['target']['target_from_student']
+    lines += ['', f'Target domain, finetuned ({a["num_images"]} eval images):', '',
+              '| start | mIoU |', '|---|---|',
+              f'| source-only teacher | {pct(a["miou"])} |',
+              f'| self-trained student | {pct(b["miou"])} |',
+              f'| delta | {100 * report["target"]["delta_miou"]:+.1f} |']
   lines += ['', '| stage | seconds |', '|---|---|']
   lines += [f'| {name} | {seconds:.0f} |' for name, seconds in report['seconds'].items()]
   lines += ['', '![eval mIoU of teacher and student over training](miou.png)', '',

@@ -229,3 +229,26 @@ def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
   config.pseudo.duplicate_real, config.pseudo.ratio = True, 1.0
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 8  # 2 epochs x (16 real + 16 duplicated) / batch 8
+
+
+def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
+  """Source A -> target B with 2 new classes, k-shot: both finetunes run and are reported."""
+  from stseg_jax import self_train
+  config = tiny_config()
+  config.data.num_unlabeled = 8
+  config.unlabeled.domain = 'B'
+  config.student = self_train.ml_collections.ConfigDict(
+      {'pseudo': {'ratio': 1.0}, 'train': {'num_epochs': 1}})
+  config.target = self_train.ml_collections.ConfigDict({
+      'data': {'domain': 'B', 'extra_classes': True, 'train_split': 'train_kshot', 'kshot': 1,
+               'kshot_min_pixels': 1},
+      'train': {'num_epochs': 1, 'epoch_items': 8}})
+  report = self_train.run(config, str(tmp_path))
+  target = report['target']
+  assert set(target) == {'target_from_teacher', 'target_from_student', 'delta_miou'}
+  for name in ('target_from_teacher', 'target_from_student'):
+    assert {'lane marking', 'crosswalk'} <= set(target[name]['per_class_iou'])  # 21 classes
+  manifest = json.load(open(pseudo_records.manifest_path(
+      os.path.join(tmp_path, 'labels', 'pseudo'), 'pseudo')))
+  assert manifest['source']['data']['domain'] == 'B'  # the teacher labelled the target city
+  assert 'Target domain' in open(tmp_path / 'report.md').read()
