@@ -51,6 +51,7 @@ def get_config(arg='fast_scnn'):
       timing_steps=5,  # median over these, per bucket
       warmup_steps=2,  # untimed calls first (allocator, caches)
       run_schedules=False,  # also train each schedule for real
+      run_only=('',),  # with run_schedules: just these (plus constant); ('',) = all
       # Images per schedule for the real runs and the prediction:
       # train.epoch_items = image_budget // train.num_epochs.
       image_budget=18 * 64,

@@ -120,6 +120,7 @@ def get_config():
   c.eval.num_visuals = 4  # colourised predictions saved per eval (WORKDIR/visuals/)
   c.eval.instance_metrics = False  # Cityscapes iIoU + category scores (gtFine instanceIds)
 
+  c.profile_steps = 0  # >0: jax.profiler trace of that many steps into WORKDIR/profile
   c.log_every = 50
   c.eval_every = 1000
   c.checkpoint_every = 1000

@@ -385,15 +385,17 @@ def run(config, workdir):
         'predicted_speedup': compared[n]['speedup'], 'measured': None}
 
   if config.bench.run_schedules:
+    only = tuple(n for n in config.bench.get('run_only', ()) if n)  # none = every schedule
+    run_names = [n for n in names if not only or n == 'constant' or n in only]
     warm_source(source)
     measured = {}
-    for n in names:
+    for n in run_names:
       logging.info('Training schedule %s for real', n)
       measured[n] = run_schedule(config, n, os.path.join(workdir, 'runs', n))
       measured[n]['images'] = totals[n]['images']
       measured[n]['images_per_sec'] = totals[n]['images'] / measured[n]['loop_seconds']
     base = measured['constant']
-    for n in names:
+    for n in run_names:
       m = measured[n]
       m['speedup'] = (base['seconds'] / base['images']) / (m['seconds'] / m['images'])
       m['speedup_vs_ideal'] = m['speedup'] / compared[n]['ideal_speedup']

@@ -3,6 +3,7 @@
   python -m stseg_jax.train --config=configs/demo.py --workdir=/tmp/demo \
       [--config.train.num_epochs=4 ...]
 """
+import collections
 import dataclasses
 import functools
 import json
@@ -269,15 +270,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   writer = metric_writer.MetricWriter(workdir)
 
   preemption = Preemption()
+  profiler = Profiler(os.path.join(workdir, 'profile'), config.get('profile_steps', 0),
+                      int(state.step))
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
   pending, last_log, last_step, preempted = [], time.time(), step, False
   run_start = time.time()
   try:
-    for p, local_batch in _train_batches(config, plan, train_sources, indexes, step):
+    batches = _on_devices(_train_batches(config, plan, train_sources, indexes, step), mesh)
+    for p, batch in batches:
       if step >= end_step:
         break
-      state, metrics = compiled[p.crop].result()(state, sharding.to_global(local_batch, mesh))
+      profiler.step(step)
+      state, metrics = compiled[p.crop].result()(state, batch)
       step += 1
       pending.append(metrics)
       if step % config.log_every == 0 or step == end_step:
@@ -305,11 +310,46 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     _save_finished_work(mngr, state, step)
     raise
   finally:  # also on errors: finish async saves, stop threads
+    profiler.stop()
     mngr.wait_until_finished()
     preemption.restore()
     executor.shutdown(cancel_futures=True)
     writer.close()
   return state
+
+
+def _on_devices(batches, mesh, ahead=2):
+  """(plan, global batch) pairs, each put on the devices `ahead` steps early, so
+  the host-to-device copy of the next batches overlaps the current step."""
+  queue = collections.deque()
+  for p, local_batch in batches:
+    queue.append((p, sharding.to_global(local_batch, mesh)))
+    if len(queue) > ahead:
+      yield queue.popleft()
+  yield from queue
+
+
+class Profiler:
+  """A jax.profiler trace of `num_steps` steps (config.profile_steps) into
+  WORKDIR/profile, from the 5th step of the run on: compiles and warm-up left out.
+  View with TensorBoard's profile plugin or Perfetto."""
+
+  def __init__(self, directory, num_steps, first_step):
+    self.directory, self.num_steps = directory, num_steps
+    self.start_at, self.active = first_step + 5, False
+
+  def step(self, step):
+    if self.num_steps and step == self.start_at and jax.process_index() == 0:
+      jax.profiler.start_trace(self.directory)
+      self.active = True
+    elif self.active and step == self.start_at + self.num_steps:
+      self.stop()
+
+  def stop(self):
+    if self.active:
+      jax.profiler.stop_trace()
+      self.active = False
+      logging.info('profile of %d steps written to %s', self.num_steps, self.directory)
 
 
 class Preemption:

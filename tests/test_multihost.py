@@ -48,7 +48,7 @@ def _free_port():
 
 def _start(tmp_path, processes, devices, epochs=1):
   coordinator = f'127.0.0.1:{_free_port()}'
-  workdir = str(tmp_path / f'run{processes}')
+  workdir = str(tmp_path / f'run{processes}x{devices}')
   procs = []
   for pid in range(processes):
     out = str(tmp_path / f'params-{processes}-{pid}.npz')
@@ -61,8 +61,8 @@ def _start(tmp_path, processes, devices, epochs=1):
   return workdir, procs
 
 
-def _run(tmp_path, processes, devices):
-  _, procs = _start(tmp_path, processes, devices)
+def _run(tmp_path, processes, devices, epochs=1):
+  _, procs = _start(tmp_path, processes, devices, epochs)
   results = []
   for proc, out in procs:
     log, _ = proc.communicate(timeout=600)
@@ -71,24 +71,35 @@ def _run(tmp_path, processes, devices):
   return results
 
 
-def test_two_processes_match_one_process(tmp_path):
-  """One train step: the same loss to 1e-6, the same parameters to 1e-4.
+def _losses(tmp_path, processes, devices):
+  path = tmp_path / f'run{processes}x{devices}' / 'metrics.jsonl'
+  return [json.loads(line)['loss'] for line in open(path) if '"loss"' in line]
 
-  Fast-SCNN at initialisation amplifies summation-order round-off (README,
-  Known issues): the cross-process all-reduce sums in another order, which
-  moves one step's parameters by ~5e-5 relative and grows to ~1e-3 by the
-  second step. Per-process batch statistics or wrong data would move the
-  loss itself, which must agree to 1e-6.
+
+def test_two_processes_match_one_process(tmp_path):
+  """Three train steps on 2 processes x 4 devices against 1 process x 8.
+
+  Per-process batch statistics or a wrong data slice would move the first
+  step's loss, which must agree to 1e-6. The parameters cannot be held to a
+  fixed 1e-6: Fast-SCNN at initialisation amplifies summation-order round-off
+  (README, Known issues), and the cross-process all-reduce sums in another
+  order. So they must be as close to the 8-device run as a 1-device run is
+  (another summation order, same process) after the same three steps: within
+  3x that floor, measured here.
   """
-  single = _run(tmp_path, processes=1, devices=8)[0]
-  first, second = _run(tmp_path, processes=2, devices=4)
+  single = _run(tmp_path, processes=1, devices=8, epochs=3)[0]
+  one_device = _run(tmp_path, processes=1, devices=1, epochs=3)[0]
+  first, second = _run(tmp_path, processes=2, devices=4, epochs=3)
   keys = single.files
   for key in keys:
     np.testing.assert_array_equal(first[key], second[key])  # replicas agree
-  assert relative_error([first[k] for k in keys], [single[k] for k in keys]) <= 1e-4
-  losses = [json.loads(open(tmp_path / f'run{n}' / 'metrics.jsonl').readline())['loss']
-            for n in (1, 2)]
-  assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+  leaves = lambda run: [run[k] for k in keys]
+  floor = relative_error(leaves(one_device), leaves(single))
+  error = relative_error(leaves(first), leaves(single))
+  assert error <= max(3 * floor, 1e-6), (error, floor)
+  multi, eight = _losses(tmp_path, 2, 4), _losses(tmp_path, 1, 8)
+  assert len(multi) == len(eight) == 3
+  assert multi[0] == pytest.approx(eight[0], rel=1e-6)
 
 
 def test_sigterm_to_one_process_stops_both_at_the_same_step(tmp_path):

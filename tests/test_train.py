@@ -198,3 +198,13 @@ def test_init_from_keeps_weights_and_reinitialises_a_resized_classifier(trained)
   bn_source, bn_new = flat(source_state.batch_stats), flat(state.batch_stats)
   assert all(np.array_equal(bn_new[k], bn_source[k]) for k in bn_new)
   assert int(state.step) == 0
+
+
+def test_profile_steps_writes_a_trace(tmp_path):
+  config = tiny_config()
+  config.train.num_epochs = 4  # 8 steps: the trace covers steps 6 and 7
+  config.profile_steps = 2
+  config.eval_every = config.checkpoint_every = 1000
+  train.train_and_evaluate(config, str(tmp_path))
+  traces = [f for _, _, files in os.walk(tmp_path / 'profile') for f in files]
+  assert any(f.endswith('.xplane.pb') for f in traces), traces
