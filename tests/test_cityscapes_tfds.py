@@ -2,10 +2,10 @@
 tfds `cityscapes` builder reads, prepared offline as array_record, then read through the source
 and through sources.open_source (and once more in a process where TensorFlow is not importable).
 """
+import importlib.util
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import zipfile
@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip('tensorflow')
-pytest.importorskip('array_record')
-tfds = pytest.importorskip('tensorflow_datasets')
+# TensorFlow (which tfds needs to build, not to read) is only imported in the build's own
+# subprocess: loaded into the pytest process it makes a later `import torch` segfault.
+for _module in ('tensorflow', 'array_record', 'tensorflow_datasets'):
+  if importlib.util.find_spec(_module) is None:
+    pytest.skip(f'{_module} is not installed', allow_module_level=True)
 
 from stseg_jax.data import cityscapes  # pylint: disable=g-import-not-at-top
 from stseg_jax.data import sources  # pylint: disable=g-import-not-at-top
@@ -71,8 +73,20 @@ def _write_zips(manual_dir):
   return expected
 
 
-def _no_network(*args, **kwargs):
+# Runs in a fresh interpreter with the network switched off.
+BUILD = r'''
+import os, socket, sys
+def no_network(*args, **kwargs):
   raise AssertionError(f'network access during a hermetic test: {args!r}')
+socket.socket.connect = socket.socket.connect_ex = no_network
+socket.getaddrinfo = no_network
+import tensorflow_datasets as tfds
+manual_dir, data_dir, download_dir = sys.argv[1:4]
+builder = tfds.builder('cityscapes/%s', data_dir=data_dir, file_format='array_record')
+builder.download_and_prepare(
+    download_dir=download_dir,
+    download_config=tfds.download.DownloadConfig(manual_dir=manual_dir, try_download_gcs=False))
+''' % CONFIG
 
 
 @pytest.fixture(scope='module')
@@ -82,15 +96,9 @@ def prepared(tmp_path_factory):
   manual_dir, data_dir, download_dir = (str(tmp / d) for d in ('manual', 'data', 'downloads'))
   os.makedirs(manual_dir)
   expected = _write_zips(manual_dir)
-  with pytest.MonkeyPatch.context() as patch:
-    for name in ('connect', 'connect_ex'):
-      patch.setattr(socket.socket, name, _no_network)
-    patch.setattr(socket, 'getaddrinfo', _no_network)
-    builder = tfds.builder(f'cityscapes/{CONFIG}', data_dir=data_dir, file_format='array_record')
-    builder.download_and_prepare(
-        download_dir=download_dir,
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir,
-                                                     try_download_gcs=False))
+  proc = subprocess.run([sys.executable, '-c', BUILD, manual_dir, data_dir, download_dir],
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
   # Only the manual zips were extracted; nothing was downloaded.
   assert os.listdir(download_dir) == ['extracted']
   return data_dir, expected
