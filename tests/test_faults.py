@@ -92,6 +92,9 @@ def test_kill_9_at_a_random_step_then_resume(tmp_path, straight):
   kill_after = random.Random(os.getpid()).randrange(6, 30)
   proc = _train_cli(workdir, '--config.checkpoint_every=5')
   _wait_for_logged_steps(workdir, kill_after, proc)
+  ckpt_dir = os.path.join(workdir, 'checkpoints')
+  while proc.poll() is None and not [d for d in os.listdir(ckpt_dir) if d.isdigit()]:
+    time.sleep(0.02)  # a finished checkpoint to resume from (saves are asynchronous)
   proc.kill()
   proc.wait()
   log = _finish(workdir, '--config.checkpoint_every=5')

@@ -51,7 +51,7 @@ def _start(tmp_path, processes, devices, epochs=1):
   workdir = str(tmp_path / f'run{processes}x{devices}')
   procs = []
   for pid in range(processes):
-    out = str(tmp_path / f'params-{processes}-{pid}.npz')
+    out = str(tmp_path / f'params-{processes}x{devices}-{pid}.npz')
     code = WORKER % dict(devices=devices, repo=REPO, processes=processes, pid=pid,
                          coordinator=coordinator, workdir=workdir, out=out, epochs=epochs)
     env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
