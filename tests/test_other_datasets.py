@@ -218,3 +218,18 @@ def test_bdd_test_images_only(tmp_path):
     bdd100k.BDD100KSource(root, 'test')
   src = bdd100k.BDD100KSource(root, 'test', labels=False)
   assert len(src) == 1 and 'label' not in src[0] and 'files=' in repr(src)
+
+
+def test_kitti_eval_batches_pad_mixed_sizes_with_the_ignore_label(tmp_path):
+  """Whole-image evaluation stacks images of different sizes: padded, never counted."""
+  from stseg_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  every = kitti.KittiSource(make_kitti(tmp_path), 'all')
+  [batch] = list(pipeline.eval_batches(every, batch_size=8))
+  assert batch['image'].shape == (8, H, W + 2, 3) and batch['label'].shape == (8, H, W + 2)
+  for row in range(6):
+    item = every[row]
+    h, w = item['label'].shape
+    np.testing.assert_array_equal(batch['label'][row, :h, :w], item['label'])
+    np.testing.assert_array_equal(batch['image'][row, :h, :w], item['image'])
+    assert (batch['label'][row, h:] == 255).all() and (batch['label'][row, :, w:] == 255).all()
+  assert (batch['label'][6:] == 255).all()  # the batch's padding rows

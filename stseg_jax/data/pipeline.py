@@ -11,6 +11,7 @@ import dataclasses
 import grain
 import jax
 import numpy as np
+from PIL import Image
 
 from stseg_jax.data import augment as augment_lib
 
@@ -92,18 +93,38 @@ def eval_batches(source, batch_size, max_images=None):
   """Yields this process's whole-image batches of the eval set.
 
   Each global batch is padded to `batch_size` with all-ignore examples so its
-  shape never changes (one compilation); images in one batch must share a
-  size, which holds for each dataset here.
+  shape never changes (one compilation per image size). Images of different
+  sizes in one batch (KITTI) are padded at the bottom and right to the
+  largest, with the ignore label, so the padding never counts.
   """
   n = len(source) if not max_images else min(max_images, len(source))
   local = batch_size // jax.process_count()
   first = source[0]
-  blank = {'image': np.zeros_like(first['image']),
-           'label': np.full_like(first['label'], 255)}
-  if 'instance' in first:  # Cityscapes instance ids, for iIoU; 0 = no instance
-    blank['instance'] = np.zeros_like(first['instance'])
+  keys = ('image', 'label', 'instance') if 'instance' in first else ('image', 'label')
+  fill = {'image': 0, 'label': 255, 'instance': 0}  # instance 0: none, for iIoU
   for start in range(0, n, batch_size):
+    # The padded size comes from the whole global batch, so every process agrees.
+    sizes = [_image_size(source, i, first) for i in range(start, min(start + batch_size, n))]
+    height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
     begin = start + jax.process_index() * local
     examples = [source[i] for i in range(begin, min(begin + local, n))]
-    examples += [blank] * (local - len(examples))
-    yield {key: np.stack([e[key] for e in examples]) for key in blank}
+    batch = {}
+    for key in keys:
+      out = np.full((local, height, width) + first[key].shape[2:], fill[key], first[key].dtype)
+      for row, e in enumerate(examples):
+        out[row, :e[key].shape[0], :e[key].shape[1]] = e[key]
+      batch[key] = out
+    yield batch
+
+
+def _image_size(source, i, first):
+  """(height, width) of item i from its file header where the source lists files, else
+  the first item's (the sources without files render or store one size)."""
+  pairs = vars(source).get('_pairs')
+  if not pairs:
+    return first['label'].shape[:2]
+  try:
+    with Image.open(pairs[i][0]) as image:
+      return image.size[::-1]
+  except OSError:  # reading the item names the bad file (DataError)
+    return source[i]['label'].shape[:2]
