@@ -492,8 +492,8 @@ def loss_class_weights(config, source, workdir):
   if not method:
     return None
   counts = class_stats.cached_pixel_counts(
-      source, source.num_classes, config.augment.ignore_label,
-      os.path.join(workdir, 'class_pixels.json'), centroids.source_fingerprint(source))
+      source, source.num_classes, os.path.join(workdir, 'class_pixels.json'),
+      centroids.source_fingerprint(source))
   weights = losses.class_weights(counts, method)
   logging.info('%s class weights: %s', method,
                {name: round(float(w), 2) for name, w in zip(source.class_names, weights)})

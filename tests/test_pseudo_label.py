@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -143,12 +144,18 @@ def test_manifest_with_other_classes_or_teacher_is_refused(teacher, tmp_path):
     train.train_and_evaluate(config, str(tmp_path / 'student'))
 
 
-def test_self_train_runs_all_stages_then_skips_them(tmp_path):
-  from stseg_jax import self_train
+def _self_train_config():
+  """tiny_config as a self-training config: 8 unlabeled scenes, a 1-epoch student at 1:1."""
   config = tiny_config()
   config.data.num_unlabeled = 8
-  config.student = self_train.ml_collections.ConfigDict(
+  config.student = ml_collections.ConfigDict(
       {'pseudo': {'ratio': 1.0}, 'train': {'num_epochs': 1}})
+  return config
+
+
+def test_self_train_runs_all_stages_then_skips_them(tmp_path):
+  from stseg_jax import self_train
+  config = _self_train_config()
   report = self_train.run(config, str(tmp_path))
   assert set(report['seconds']) == {'teacher', 'pseudo_label', 'student'}
   assert report['teacher']['checkpoint_step'] == 4 and report['student']['checkpoint_step'] == 4
@@ -205,11 +212,8 @@ def test_job_stores_soft_topk_and_confidence(teacher, tmp_path):
 def test_self_train_pretrain_then_finetune(tmp_path):
   """Paper Table 8: the student pre-trains on pseudo labels alone, then finetunes on real."""
   from stseg_jax import self_train
-  config = tiny_config()
-  config.data.num_unlabeled = 8
+  config = _self_train_config()
   config.self_training.mode = 'pretrain_finetune'
-  config.student = self_train.ml_collections.ConfigDict(
-      {'pseudo': {'ratio': 1.0}, 'train': {'num_epochs': 1}})
   report = self_train.run(config, str(tmp_path))
   assert set(report['seconds']) == {'teacher', 'pseudo_label', 'student_pretrain', 'student'}
   pretrain = json.load(open(tmp_path / 'student_pretrain' / 'config.json'))
@@ -234,11 +238,8 @@ def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
 def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
   """Source A -> target B with 2 new classes, k-shot: both finetunes run and are reported."""
   from stseg_jax import self_train
-  config = tiny_config()
-  config.data.num_unlabeled = 8
+  config = _self_train_config()
   config.unlabeled.domain = 'B'
-  config.student = self_train.ml_collections.ConfigDict(
-      {'pseudo': {'ratio': 1.0}, 'train': {'num_epochs': 1}})
   config.target = self_train.ml_collections.ConfigDict({
       'data': {'domain': 'B', 'extra_classes': True, 'train_split': 'train_kshot', 'kshot': 1,
                'kshot_min_pixels': 1},

@@ -9,23 +9,28 @@ import os
 import numpy as np
 
 
-def pixel_counts(source, num_classes, ignore_label=255):
-  """(num_classes,) int64: how many pixels of each class `source`'s labels hold."""
-  counts = np.zeros(num_classes, np.int64)
+def per_image_counts(source, num_classes):
+  """(num_images, num_classes) int64: pixels of each class in each label map (ignore left out)."""
+  counts = np.zeros((len(source), num_classes), np.int64)
   for i in range(len(source)):
     label = np.asarray(source[i]['label']).ravel()
-    counts += np.bincount(label[label != ignore_label], minlength=num_classes)[:num_classes]
+    counts[i] = np.bincount(label[label < num_classes], minlength=num_classes)[:num_classes]
   return counts
 
 
-def cached_pixel_counts(source, num_classes, ignore_label, path, key):
+def pixel_counts(source, num_classes):
+  """(num_classes,) int64: how many pixels of each class `source`'s labels hold."""
+  return per_image_counts(source, num_classes).sum(0)
+
+
+def cached_pixel_counts(source, num_classes, path, key):
   """pixel_counts, read from / written to the JSON file `path` for content `key`."""
   if os.path.exists(path):
     with open(path) as f:
       cached = json.load(f)
     if cached.get('key') == key and len(cached.get('counts', ())) == num_classes:
       return np.asarray(cached['counts'], np.int64)
-  counts = pixel_counts(source, num_classes, ignore_label)
+  counts = pixel_counts(source, num_classes)
   tmp = f'{path}.tmp{os.getpid()}'
   with open(tmp, 'w') as f:
     json.dump({'key': key, 'counts': counts.tolist()}, f)

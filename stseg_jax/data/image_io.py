@@ -10,6 +10,7 @@ import hashlib
 import os
 
 import numpy as np
+from PIL import Image
 
 from stseg_jax.data import camvid
 from stseg_jax.data import errors
@@ -66,6 +67,19 @@ def _ranges(values):
       parts.append(str(v) if start == v else f'{start}..{v}')
       start = None
   return ', '.join(parts)
+
+
+def header_size(source, i):
+  """(height, width) of item i from its image file's header (no decoding), or None
+  when the source lists no files (synthetic scenes, tfds, pseudo labels)."""
+  pairs = vars(source).get('_pairs')  # the source's own list, not a wrapped one's
+  if not pairs:
+    return None
+  try:
+    with Image.open(pairs[i][0]) as image:
+      return image.size[::-1]
+  except OSError as e:
+    raise errors.DataError(f'corrupt or unreadable image {pairs[i][0]}: {e}') from e
 
 
 def check_size(image_path, image, label_path, label):

@@ -10,6 +10,8 @@ import hashlib
 
 import numpy as np
 
+from stseg_jax.data import class_stats
+
 
 def kshot_indices(presence, k, seed):
   """Sorted image indices of a k-shot split from (num_images, num_classes) bool `presence`."""
@@ -27,12 +29,7 @@ def kshot_indices(presence, k, seed):
 
 def class_presence(source, min_pixels=1):
   """(num_images, num_classes) bool: which classes have >= min_pixels pixels in each label."""
-  presence = np.zeros((len(source), source.num_classes), bool)
-  for i in range(len(source)):
-    label = np.asarray(source[i]['label']).ravel()
-    counts = np.bincount(label[label < source.num_classes], minlength=source.num_classes)
-    presence[i] = counts[:source.num_classes] >= min_pixels
-  return presence
+  return class_stats.per_image_counts(source, source.num_classes) >= min_pixels
 
 
 class Subset:

@@ -11,9 +11,9 @@ import dataclasses
 import grain
 import jax
 import numpy as np
-from PIL import Image
 
 from stseg_jax.data import augment as augment_lib
+from stseg_jax.data import image_io
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,13 +118,5 @@ def eval_batches(source, batch_size, max_images=None):
 
 
 def _image_size(source, i, first):
-  """(height, width) of item i from its file header where the source lists files, else
-  the first item's (the sources without files render or store one size)."""
-  pairs = vars(source).get('_pairs')
-  if not pairs:
-    return first['label'].shape[:2]
-  try:
-    with Image.open(pairs[i][0]) as image:
-      return image.size[::-1]
-  except OSError:  # reading the item names the bad file (DataError)
-    return source[i]['label'].shape[:2]
+  """(height, width) of item i; sources without files render or store one size."""
+  return image_io.header_size(source, i) or first['label'].shape[:2]

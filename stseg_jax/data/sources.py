@@ -7,12 +7,12 @@ when opened, naming whatever is missing.
 import os
 
 import numpy as np
-from PIL import Image
 
 from stseg_jax.data import bdd100k
 from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
 from stseg_jax.data import errors
+from stseg_jax.data import image_io
 from stseg_jax.data import kitti
 from stseg_jax.data import kshot
 from stseg_jax.data import mapillary
@@ -44,17 +44,8 @@ def largest_image_side(source):
   """The longest side over the source's images, from file headers; None if unknown."""
   if isinstance(source, synthetic.SyntheticSource):
     return max(source.height, source.width)
-  pairs = getattr(source, '_pairs', None)
-  if not pairs:
-    return None
-  largest = 0
-  for pair in pairs:
-    try:
-      with Image.open(pair[0]) as image:  # reads the header only
-        largest = max(largest, *image.size)
-    except OSError:
-      pass  # named when the image itself is read
-  return largest or None
+  sizes = [image_io.header_size(source, i) for i in range(len(source))]
+  return max((max(size) for size in sizes if size), default=None)
 
 
 def _open(data_config, split, labels, instances=False):
