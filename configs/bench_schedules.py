@@ -50,6 +50,10 @@ def get_config(arg='fast_scnn'):
       schedules=schedules.SCHEDULES,  # 'constant' is the baseline, always run
       timing_steps=5,  # median over these, per bucket
       warmup_steps=2,  # untimed calls first (allocator, caches)
+      # Buckets compiled at once; 1 keeps compile timings apart (and on a
+      # 2-core CPU concurrent compiles only share the cores).
+      compile_workers=1,
+      plain_jax=True,  # also time the bare network in plain jax at the largest crop
       run_schedules=False,  # also train each schedule for real
       run_only=('',),  # with run_schedules: just these (plus constant); ('',) = all
       # Images per schedule for the real runs and the prediction:

@@ -21,6 +21,7 @@
 
 Writes WORKDIR/bench.json and WORKDIR/bench.png and prints tables.
 """
+from concurrent import futures
 import datetime
 import functools
 import json
@@ -155,22 +156,57 @@ def flops(stage):
   return float(value) if value is not None and value > 0 else None
 
 
-def _rates(compiled, lowered, seconds, batch_size):
-  """Rates from the compiled step's FLOPs, beside the unoptimised count.
+def memory(compiled):
+  """Bytes the compiled step needs per device (XLA's memory analysis), and the
+  device's peak so far where it reports one (GPUs, TPUs)."""
+  out = {'temp_bytes': None, 'argument_bytes': None, 'peak_bytes_in_use': None}
+  analysis = compiled.memory_analysis()
+  if analysis is not None:
+    out['temp_bytes'] = analysis.temp_size_in_bytes
+    out['argument_bytes'] = analysis.argument_size_in_bytes
+  stats = jax.local_devices()[0].memory_stats() or {}
+  out['peak_bytes_in_use'] = stats.get('peak_bytes_in_use')
+  return out
 
-  The compiled count is what the device runs; on GPUs it has been seen to
-  miss library calls (jax issue #22249), so both go into bench.json.
+
+def model_flops(config, model, tx, state, bucket, total_images):
+  """FLOPs of one global train step, from its unoptimised HLO lowered for a CPU.
+
+  The count belongs to the model, not the device: lowering for one CPU gives
+  it on every platform. GPUs need it: their compiled count misses what XLA
+  hands to cuDNN and cuBLAS (jax issue #22249; 1% of the step on an H200),
+  and jax 0.11 gives no count for a GPU's lowered step.
+  """
+  cpu_mesh = sharding.make_mesh(jax.devices('cpu')[:1])
+  on_cpu = lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s)
+  abstract_state = jax.tree.map(lambda x: on_cpu(x, sharding.replicated(cpu_mesh)), state)
+  data = sharding.data_sharding(cpu_mesh)
+  batch = {'image': jax.ShapeDtypeStruct((bucket.batch_size, bucket.crop, bucket.crop, 3),
+                                         jnp.uint8, sharding=data),
+           'label': jax.ShapeDtypeStruct((bucket.batch_size, bucket.crop, bucket.crop),
+                                         jnp.uint8, sharding=data)}
+  step_fn = trainer_step_fn(config, model, tx, cpu_mesh, total_images)
+  return flops(step_fn.lower(abstract_state, batch))
+
+
+def _rates(compiled, model_flops_per_step, seconds, batch_size):
+  """Rates from the model's FLOPs; the compiled step's count goes beside them.
+
+  The compiled count is what XLA's cost model sees in the optimised step;
+  where it falls far below the model's, the device runs library calls that
+  XLA cannot see into (GPUs).
   """
   per_device, n = flops(compiled), jax.device_count()
-  per_step = None if per_device is None else per_device * n
-  hlo = flops(lowered)
-  if per_step and hlo and not 0.5 < per_step / hlo < 2:
-    logging.warning('compiled step counts %.3g FLOPs, its unoptimised HLO %.3g', per_step, hlo)
+  compiled_per_step = None if per_device is None else per_device * n
+  per_step = model_flops_per_step
+  if per_step and compiled_per_step and not 0.5 < compiled_per_step / per_step < 2:
+    logging.warning('compiled step counts %.3g FLOPs, the model %.3g: MFU uses the model\'s',
+                    compiled_per_step, per_step)
   return {'images_per_sec': batch_size / seconds,
-          'flops_per_step': per_step, 'flops_per_step_hlo': hlo,
+          'flops_per_step': per_step, 'flops_per_step_compiled': compiled_per_step,
           'gflops_per_sec': None if per_step is None else per_step / seconds / 1e9,
-          'mfu': None if per_device is None else mfu(per_device, seconds,
-                                                     jax.devices()[0].device_kind)}
+          'mfu': None if per_step is None else mfu(per_step / n, seconds,
+                                                  jax.devices()[0].device_kind)}
 
 
 def trainer_step_fn(config, model, tx, mesh, total_images):
@@ -183,27 +219,40 @@ def trainer_step_fn(config, model, tx, mesh, total_images):
       donate_argnums=0)
 
 
+def _compile_timed(step_fn, state, bucket, mesh):
+  start = time.perf_counter()
+  compiled = train.compile_buckets(step_fn, state, [bucket], mesh)[bucket.crop].result()
+  return compiled, time.perf_counter() - start
+
+
 def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_images):
   """Compile time, median step time, FLOPs and MFU of the trainer per bucket.
 
-  Returns the rows and the state after the last step (the step donates it).
+  With `bench.compile_workers` > 1 the buckets compile concurrently (XLA
+  releases the GIL), as the trainer's background compiles would; each
+  bucket's compile seconds then overlap. Returns the rows, the compile wall
+  time, and the state after the last step (the step donates it).
   """
   step_fn = trainer_step_fn(config, model, tx, mesh, total_images)
+  start = time.perf_counter()
+  with futures.ThreadPoolExecutor(config.bench.get('compile_workers', 1)) as pool:
+    jobs = [pool.submit(_compile_timed, step_fn, state, p, mesh) for p in buckets]
+    compiled = [job.result() for job in jobs]
+  compile_wall = time.perf_counter() - start
   rows = []
-  for p in buckets:
-    start = time.perf_counter()
-    compiled = train.compile_buckets(step_fn, state, [p], mesh)[p.crop].result()
-    compile_seconds = time.perf_counter() - start
+  for p, (step, compile_seconds) in zip(buckets, compiled):
     batch = random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
-    lowered = step_fn.lower(state, batch)
-    median, times, state = time_steps(compiled, state, batch, config.bench.warmup_steps,
+    step_flops = model_flops(config, model, tx, state, p, total_images)
+    median, times, state = time_steps(step, state, batch, config.bench.warmup_steps,
                                       config.bench.timing_steps)
     rows.append({'crop': p.crop, 'batch_size': p.batch_size,
                  'compile_seconds': compile_seconds, 'step_seconds': median,
-                 'step_seconds_all': times, **_rates(compiled, lowered, median, p.batch_size)})
-    logging.info('bucket %d x %d: compile %.1fs, step %.4fs', p.crop, p.batch_size,
-                 compile_seconds, median)
-  return rows, state
+                 'step_seconds_all': times, **_rates(step, step_flops, median, p.batch_size),
+                 **memory(step)})
+    logging.info('bucket %d x %d: compile %.1fs, step %.4fs, MFU %s, temp %s bytes', p.crop,
+                 p.batch_size, compile_seconds, median, rows[-1]['mfu'],
+                 rows[-1]['temp_bytes'])
+  return rows, compile_wall, state
 
 
 def plain_step(carry, batch, *, model, tx, aux_weight, dropout_rng):
@@ -248,7 +297,8 @@ def time_plain(config, model, state, num_classes, bucket, mesh):
                                 config.bench.timing_steps)
   return {'crop': bucket.crop, 'batch_size': bucket.batch_size,
           'compile_seconds': compile_seconds, 'step_seconds': median,
-          'step_seconds_all': times, **_rates(compiled, lowered, median, bucket.batch_size)}
+          'step_seconds_all': times,
+          **_rates(compiled, flops(lowered), median, bucket.batch_size)}
 
 
 # --- Real runs ----------------------------------------------------------------
@@ -363,13 +413,19 @@ def run(config, workdir):
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = train.create_train_state(model, tx, jax.random.key(config.seed), mesh)
-  rows, state = time_buckets(config, model, tx, state, source.num_classes, buckets, mesh,
-                             constant_images)
-  plain = time_plain(config, model, state, source.num_classes, buckets[-1], mesh)
-  del state  # donated to the plain step
-  trainer_at_largest = rows[-1]['step_seconds']
-  plain['trainer_step_seconds'] = trainer_at_largest
-  plain['trainer_overhead_percent'] = 100 * (trainer_at_largest / plain['step_seconds'] - 1)
+  rows, compile_wall, state = time_buckets(config, model, tx, state, source.num_classes,
+                                           buckets, mesh, constant_images)
+  if jax.process_index() == 0:  # kept should a later stage fail or run out of time
+    with open(os.path.join(workdir, 'buckets.json'), 'w') as f:
+      json.dump({'device': jax.devices()[0].device_kind, 'buckets': rows,
+                 'compile_wall_seconds': compile_wall}, f, indent=2)
+  plain = None
+  if config.bench.get('plain_jax', True):
+    plain = time_plain(config, model, state, source.num_classes, buckets[-1], mesh)
+    trainer_at_largest = rows[-1]['step_seconds']
+    plain['trainer_step_seconds'] = trainer_at_largest
+    plain['trainer_overhead_percent'] = 100 * (trainer_at_largest / plain['step_seconds'] - 1)
+  del state  # donated to the last step
 
   step_seconds = {r['crop']: r['step_seconds'] for r in rows}
   totals = {n: schedule_totals(plans[n], step_seconds) for n in names}
@@ -408,7 +464,8 @@ def run(config, workdir):
       'device': {'kind': device.device_kind, 'platform': device.platform,
                  'count': jax.device_count(), 'process_count': jax.process_count(),
                  'peak_bf16_flops_per_device': peak_flops(device.device_kind)},
-      'model': dict(config.model), 'buckets': rows, 'plain_jax': plain,
+      'model': dict(config.model), 'buckets': rows,
+      'compile_wall_seconds': compile_wall, 'plain_jax': plain,
       'schedules': schedules_out, 'config': json.loads(config.to_json_best_effort()),
   }
   if jax.process_index() == 0:
@@ -430,17 +487,21 @@ def tables(result):
   d = result['device']
   lines = [f"{result['model']['name']} {result['model'].get('backbone', '')} "
            f"{result['model']['dtype']} on {d['count']} x {d['kind']} ({d['platform']})", '',
-           '| crop | batch | compile (s) | step (s) | img/s | GFLOP/step | GFLOP/s | MFU |',
-           '|---|---|---|---|---|---|---|---|']
+           '| crop | batch | compile (s) | step (s) | img/s | GFLOP/step | GFLOP/s | MFU '
+           '| temp GiB |', '|---|---|---|---|---|---|---|---|---|']
   for r in result['buckets']:
     gflop = None if r['flops_per_step'] is None else r['flops_per_step'] / 1e9
     lines.append(f"| {r['crop']} | {r['batch_size']} | {r['compile_seconds']:.1f} "
                  f"| {r['step_seconds']:.4f} | {r['images_per_sec']:.1f} | {_fmt(gflop, '.1f')} "
-                 f"| {_fmt(r['gflops_per_sec'], '.1f')} | {_fmt(r['mfu'], '.1%')} |")
+                 f"| {_fmt(r['gflops_per_sec'], '.1f')} | {_fmt(r['mfu'], '.1%')} "
+                 f"| {_fmt(r.get('temp_bytes') and r['temp_bytes'] / 2**30, '.2f')} |")
+  lines.append(f"compile wall time, all buckets: {result['compile_wall_seconds']:.1f} s")
   p = result['plain_jax']
-  lines += ['', f"plain jax step at {p['crop']} x {p['batch_size']}: {p['step_seconds']:.4f} s, "
-            f"trainer {p['trainer_step_seconds']:.4f} s: trainer overhead "
-            f"{p['trainer_overhead_percent']:+.1f}%", '',
+  if p:
+    lines += ['', f"plain jax step at {p['crop']} x {p['batch_size']}: {p['step_seconds']:.4f} s, "
+              f"trainer {p['trainer_step_seconds']:.4f} s: trainer overhead "
+              f"{p['trainer_overhead_percent']:+.1f}%"]
+  lines += ['',
             '| schedule | images | ideal speedup | predicted (s) | predicted speedup '
             '| measured (s) | img/s | compile (s) | measured speedup | measured / ideal |',
             '|---|---|---|---|---|---|---|---|---|---|']
@@ -487,8 +548,9 @@ def plot(result, path):
   right.bar_label(bars, [f"{r['images_per_sec']:.1f} img/s" for r in result['buckets']],
                   fontsize=8)
   p = result['plain_jax']
-  right.plot([crops.index(p['crop'])], [p['step_seconds']], 'o', color='tab:red',
-             label='plain jax step')
+  if p:
+    right.plot([crops.index(p['crop'])], [p['step_seconds']], 'o', color='tab:red',
+               label='plain jax step')
   right.set_xticks(x, [f"{r['crop']}\nx{r['batch_size']}" for r in result['buckets']])
   right.set(xlabel='crop x batch', ylabel='seconds per step (median)',
             title=f"step time per bucket, {result['device']['kind']}")

@@ -42,8 +42,6 @@ import zlib
 
 import numpy as np
 from PIL import Image
-from tensorflow_datasets.proto import tf_example_pb2
-from tensorflow_datasets.proto import tf_feature_pb2
 
 from stseg_jax.data import errors
 from stseg_jax.data import tfrecord
@@ -101,7 +99,18 @@ def png_decode(data, what='label/png'):
     return np.asarray(im)
 
 
+def _protos():
+  """tf.train.Example's protobuf modules (from tfds: no TensorFlow needed).
+
+  Imported on first use: tfds takes seconds to import, and a run without
+  pseudo labels should not pay for it or need it installed.
+  """
+  from tensorflow_datasets.proto import tf_example_pb2, tf_feature_pb2  # pylint: disable=g-import-not-at-top
+  return tf_example_pb2, tf_feature_pb2
+
+
 def _feature(kind, values):
+  _, tf_feature_pb2 = _protos()
   if kind == 'bytes':
     return tf_feature_pb2.Feature(bytes_list=tf_feature_pb2.BytesList(value=values))
   if kind == 'int64':
@@ -154,6 +163,7 @@ def encode_example(image_id, path, label, confidence=None, topk=None, centroids=
   feats['centroids/yx'] = ('float', yx)
   if teacher_step is not None:
     feats['teacher/step'] = ('int64', [int(teacher_step)])
+  tf_example_pb2, tf_feature_pb2 = _protos()
   example = tf_example_pb2.Example(features=tf_feature_pb2.Features(
       feature={k: _feature(kind, v) for k, (kind, v) in feats.items()}))
   # Sorted map keys: the same inputs give the same bytes, so reruns are byte-identical.
@@ -177,6 +187,7 @@ def _topk_features(topk, h, w):
 
 
 def _parse(data):
+  tf_example_pb2, _ = _protos()
   try:
     return tf_example_pb2.Example.FromString(data).features.feature
   except Exception as e:  # protobuf's DecodeError has no stable import path
