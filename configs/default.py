@@ -94,6 +94,9 @@ def get_config():
   c.pseudo.duplicate_real = False  # baseline (Table 2b): real labels again in place of pseudo
   c.pseudo.ratio = 3.0  # pseudo items per real item in each epoch (Table 2a)
   c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
+  # Soft labels (Table 7): cross-entropy to the teacher's top-K probabilities
+  # (needs labels made with pseudo_label.soft_topk > 0); real crops count one-hot.
+  c.pseudo.soft = False
 
   # stseg_jax.self_train: teacher-student loops (Table 9); `student` holds the
   # fields the student overrides (e.g. student.model.name, student.pseudo.ratio).

@@ -87,22 +87,49 @@ def ohem_cross_entropy(logits, labels, ignore_label=255, thresh=0.7,
   return _weighted_mean(nll, keep, labels, class_weights)
 
 
-def soft_cross_entropy(logits, target_probs, valid):
-  """Cross-entropy to a teacher's probabilities (the paper's soft labels).
+def pixel_soft_nll(logits, target_probs):
+  """Per-pixel cross-entropy to target distributions (the paper's soft labels).
 
   Equals KL(target || prediction) up to the target's entropy, a constant for
   the student, so the gradients are the same.
   """
   log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  ce = -jnp.sum(target_probs.astype(jnp.float32) * log_probs, axis=-1)
-  return _masked_mean(ce, valid)
+  return -jnp.sum(target_probs.astype(jnp.float32) * log_probs, axis=-1)
+
+
+def soft_cross_entropy(logits, target_probs, valid):
+  """Mean cross-entropy to target distributions over the `valid` pixels."""
+  return _masked_mean(pixel_soft_nll(logits, target_probs), valid)
+
+
+def topk_distribution(index, prob, num_classes):
+  """Dense (..., C) targets from K class ids and their probabilities.
+
+  The teacher's top-K mass is renormalised to 1 (the classes left out get 0);
+  pixels whose K probabilities are all 0 (ignored, padding) stay all 0.
+  """
+  prob = prob.astype(jnp.float32)
+  dense = jnp.sum(jax.nn.one_hot(index, num_classes, dtype=jnp.float32) * prob[..., None],
+                  axis=-2)
+  return dense / jnp.maximum(jnp.sum(prob, axis=-1, keepdims=True), 1e-12)
 
 
 def segmentation_loss(outputs, labels, *, ignore_label=255, ohem=False,
                       ohem_thresh=0.7, ohem_min_kept=100_000, aux_weight=0.4,
-                      class_weights=None):
-  """Main loss plus `aux_weight` times the auxiliary head's loss, if any."""
+                      class_weights=None, soft_targets=None):
+  """Main loss plus `aux_weight` times the auxiliary head's loss, if any.
+
+  With `soft_targets` (dense (N, H, W, C) probabilities) each pixel's
+  cross-entropy is to its target distribution instead of its label; the
+  label still decides which pixels count (ignore label, OHEM's choice by the
+  probability of the label's class) and the class weights.
+  """
   def one(logits):
+    if soft_targets is not None:
+      nll = pixel_soft_nll(logits, soft_targets)
+      keep = (ohem_mask(logits, labels, ignore_label, ohem_thresh, ohem_min_kept) if ohem
+              else labels != ignore_label)
+      return _weighted_mean(nll, keep, labels, class_weights)
     if ohem:
       return ohem_cross_entropy(logits, labels, ignore_label, ohem_thresh,
                                 ohem_min_kept, class_weights)

@@ -134,7 +134,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
     manifest = {
         'name': p.name, 'class_names': list(source.class_names),
         'teacher': {'workdir': os.path.abspath(teacher_workdir), 'step': step},
-        'config_hash': config_hash(config),
+        'config_hash': config_hash(config), 'soft_topk': p.soft_topk,
         'source': {'data': unlabeled_data_config(config).to_dict(),
                    'split': config.unlabeled.split, 'num_images': len(source)},
         'shards': [{'file': pseudo_records.shard_name(p.name, s, len(ranges)),
@@ -162,6 +162,7 @@ class StudentPseudoSource:
     self.class_names = self.records.class_names
     self.num_classes = len(self.class_names)
     self.ignore_label = 255
+    self.soft_k = self.records.manifest.get('soft_topk', 0)  # classes kept per pixel
     if len(self.records) != len(self.images):
       raise ValueError(f'{self.records!r}: {len(self.records)} pseudo labels for '
                        f'{len(self.images)} images')
@@ -171,7 +172,10 @@ class StudentPseudoSource:
 
   def __getitem__(self, i):
     record = self.records[i]
-    return {'image': self.images[i]['image'], 'label': record['label'], 'id': record['id']}
+    example = {'image': self.images[i]['image'], 'label': record['label'], 'id': record['id']}
+    if 'topk_indices' in record:
+      example['topk_indices'], example['topk_probs'] = record['topk_indices'], record['topk_probs']
+    return example
 
   def centroid_index(self):
     return self.records.centroid_index(self.num_classes)
@@ -189,6 +193,10 @@ def open_student_source(config, real_source):
   pseudo_records.validate_manifest(
       records.manifest, list(real_source.class_names),
       os.path.abspath(os.path.expanduser(teacher)) if teacher else None)
+  if config.pseudo.get('soft', False) and not records.manifest.get('soft_topk', 0):
+    raise config_check.ConfigError(
+        f'config.pseudo.soft: the pseudo labels in {directory} have no soft labels '
+        '(label them with pseudo_label.soft_topk > 0)')
   described = records.manifest['source']
   images = sources.open_source(ml_collections.ConfigDict(described['data']),
                                described['split'], labels=False)

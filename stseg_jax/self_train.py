@@ -100,6 +100,9 @@ def _stage(name, path, fn):
 def run(config, workdir):
   """All stages of all loops; returns the report."""
   config_check.validate(config)
+  if merged(config, config.student).pseudo.get('soft', False) and not config.pseudo_label.soft_topk:
+    raise config_check.ConfigError('config.student.pseudo.soft needs soft labels: set '
+                                   'config.pseudo_label.soft_topk > 0 (e.g. 3)')
   os.makedirs(workdir, exist_ok=True)
   loops = config.self_training.loops
   teacher_dir = os.path.join(workdir, 'teacher')

@@ -173,11 +173,15 @@ def train_step(state, batch, *, model, tx, config, total_images, class_weights=N
     outputs, new_vars = model.apply(
         {'params': params, 'batch_stats': state.batch_stats}, images,
         train=True, mutable=['batch_stats'], rngs={'dropout': dropout_rng})
+    soft = None
+    if 'soft_index' in batch:  # pseudo.soft: the teacher's top-K probabilities
+      soft = losses.topk_distribution(batch['soft_index'], batch['soft_prob'],
+                                      outputs['logits'].shape[-1])
     loss = losses.segmentation_loss(
         outputs, batch['label'], ignore_label=config.augment.ignore_label,
         ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
         ohem_min_kept=config.loss.ohem_min_kept, aux_weight=config.loss.aux_weight,
-        class_weights=class_weights)
+        class_weights=class_weights, soft_targets=soft)
     return loss, new_vars['batch_stats']
 
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -191,20 +195,30 @@ def train_step(state, batch, *, model, tx, config, total_images, class_weights=N
                      'param_norm': optax.tree.norm(params)}
 
 
-def compile_buckets(step_fn, state, plan, mesh, executor=None):
+def batch_spec(batch_size, crop, mesh, soft_k=0):
+  """The global batch of a bucket as ShapeDtypeStructs (see pipeline.train_epoch)."""
+  data = sharding.data_sharding(mesh)
+  pixels = (batch_size, crop, crop)
+  spec = {'image': jax.ShapeDtypeStruct(pixels + (3,), jnp.uint8, sharding=data),
+          'label': jax.ShapeDtypeStruct(pixels, jnp.uint8, sharding=data)}
+  if soft_k:
+    spec['soft_index'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.uint8, sharding=data)
+    spec['soft_prob'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.float16, sharding=data)
+  return spec
+
+
+def compile_buckets(step_fn, state, plan, mesh, executor=None, soft_k=0):
   """One compiled train step per crop bucket, compiled ahead of use.
 
   Returns {crop: future of the compiled step}; with an executor the buckets
   after the first compile while training runs.
   """
-  data = sharding.data_sharding(mesh)
   abstract_state = checkpoints.abstract(state)
   compiled = {}
   for p in plan:
     if p.crop in compiled:
       continue
-    batch = {'image': jax.ShapeDtypeStruct((p.batch_size, p.crop, p.crop, 3), jnp.uint8, sharding=data),
-             'label': jax.ShapeDtypeStruct((p.batch_size, p.crop, p.crop), jnp.uint8, sharding=data)}
+    batch = batch_spec(p.batch_size, p.crop, mesh, soft_k)
     lower = functools.partial(lambda b: step_fn.lower(abstract_state, b).compile(), batch)
     if executor is None or not compiled:
       done = futures.Future()
@@ -232,8 +246,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   train_sources = [sources.open_source(config.data, config.data.train_split)]
   config_check.check_crop_fits(config, sources.largest_image_side(train_sources[0]),
                                config.data.train_split)
+  soft_k = 0
   if config.pseudo.dir:
     train_sources.append(pseudo_label.open_student_source(config, train_sources[0]))
+    soft_k = train_sources[1].soft_k if config.pseudo.get('soft', False) else 0
   elif config.pseudo.get('duplicate_real', False):  # the baseline of paper Table 2b
     train_sources.append(train_sources[0])
   eval_source = sources.open_source(config.data, config.data.eval_split,
@@ -265,7 +281,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
       donate_argnums=0)
   executor = futures.ThreadPoolExecutor(max_workers=1)
-  compiled = compile_buckets(step_fn, state, plan, mesh, executor)
+  compiled = compile_buckets(step_fn, state, plan, mesh, executor, soft_k)
   evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)
   writer = metric_writer.MetricWriter(workdir)
 
@@ -277,7 +293,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   pending, last_log, last_step, preempted = [], time.time(), step, False
   run_start = time.time()
   try:
-    batches = _on_devices(_train_batches(config, plan, train_sources, indexes, step), mesh)
+    batches = _on_devices(
+        _train_batches(config, plan, train_sources, indexes, step, soft_k), mesh)
     for p, batch in batches:
       if step >= end_step:
         break
@@ -433,7 +450,7 @@ def epoch_items(config, train_sources, indexes, epoch):
   return [(0 if tag == 'real' else 1, image, center) for tag, image, center in mixed]
 
 
-def _train_batches(config, plan, train_sources, indexes, step):
+def _train_batches(config, plan, train_sources, indexes, step, soft_k=0):
   """(epoch plan, local batch) pairs from global step `step` to the end."""
   first_epoch, start_batch = position(plan, step)
   for epoch in range(first_epoch, len(plan)):
@@ -443,7 +460,7 @@ def _train_batches(config, plan, train_sources, indexes, step):
         global_batch=p.batch_size, seed=config.seed, epoch=epoch,
         options=pipeline.AugmentOptions.from_config(config.augment),
         start_batch=start_batch if epoch == first_epoch else 0,
-        num_workers=config.data.num_workers)
+        num_workers=config.data.num_workers, soft_k=soft_k)
     for local_batch in batches:
       yield p, local_batch
 

@@ -152,3 +152,21 @@ def test_resize_pair_shapes():
   img, lbl = augment.resize_pair(image, label, 0.5)
   assert img.shape == (180, 240, 3) and lbl.shape == (180, 240)
   np.testing.assert_array_equal(lbl, label[1::2, 1::2])
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_extra_map_gets_the_labels_geometry(seed):
+  """Soft labels ride along: a map equal to the label (plus one) comes out as the
+  label's crop (plus one) inside the image and 0 in the padding, flips included."""
+  image, label = blocks_pair(seed)
+  extra = np.stack([label.astype(np.float32) + 1, np.full(label.shape, 0.5, np.float32)], -1)
+  kwargs = dict(scale_range=(0.4, 1.6), blur_prob=0.0, color_jitter=0.0, image_pad=PAD)
+  img, lbl = augment.augment(image, label, np.random.default_rng(seed), (96, 112), **kwargs)
+  img2, lbl2, ext = augment.augment(image, label, np.random.default_rng(seed), (96, 112),
+                                    extra=extra, **kwargs)
+  np.testing.assert_array_equal(img, img2)  # same draws with or without the extra map
+  np.testing.assert_array_equal(lbl, lbl2)
+  assert ext.shape == (96, 112, 2) and ext.dtype == np.float32
+  inside = lbl != 255
+  np.testing.assert_array_equal(ext[..., 0][inside], lbl[inside].astype(np.float32) + 1)
+  np.testing.assert_array_equal(ext[..., 1], np.where(inside, 0.5, 0.0))

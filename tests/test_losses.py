@@ -112,3 +112,40 @@ def test_class_weights_by_hand():
                              [0.5, 1.0, 3.0], rtol=1e-6)
   with pytest.raises(ValueError, match='class_weighting'):
     losses.class_weights([1, 2], 'nope')
+
+
+def test_topk_distribution_by_hand():
+  # One pixel, 4 classes, top-2 (class 2: 0.6, class 0: 0.2): renormalised to 0.75/0.25.
+  index = jnp.array([[[[2, 0]]]], jnp.uint8)
+  prob = jnp.array([[[[0.6, 0.2]]]], jnp.float16)
+  dense = losses.topk_distribution(index, prob, 4)
+  np.testing.assert_allclose(dense[0, 0, 0], [0.25, 0.0, 0.75, 0.0], rtol=1e-3)
+  # An ignored pixel (all probabilities 0) stays all 0.
+  zero = losses.topk_distribution(index, jnp.zeros_like(prob), 4)
+  np.testing.assert_array_equal(zero, 0.0)
+
+
+def test_soft_segmentation_loss_one_hot_equals_hard_with_and_without_ohem():
+  rng = np.random.default_rng(1)
+  logits = jnp.asarray(rng.normal(size=(2, 6, 5, 4)), jnp.float32)
+  labels = rng.integers(0, 4, size=(2, 6, 5))
+  labels[0, 0, :3] = 255
+  one_hot = jax.nn.one_hot(np.where(labels == 255, 0, labels), 4) * (labels != 255)[..., None]
+  labels = jnp.asarray(labels)
+  for ohem in (False, True):
+    kw = dict(ohem=ohem, ohem_thresh=0.3, ohem_min_kept=10)
+    hard = losses.segmentation_loss({'logits': logits}, labels, **kw)
+    soft = losses.segmentation_loss({'logits': logits}, labels, soft_targets=one_hot, **kw)
+    assert float(soft) == pytest.approx(float(hard), rel=1e-6)
+
+
+def test_soft_loss_gradient_is_softmax_minus_target():
+  """d/dlogits of the mean soft cross-entropy = (softmax - target) / pixels."""
+  rng = np.random.default_rng(2)
+  logits = jnp.asarray(rng.normal(size=(1, 2, 3, 5)), jnp.float32)
+  target = rng.dirichlet(np.ones(5), size=(1, 2, 3)).astype(np.float32)
+  labels = jnp.asarray(target.argmax(-1))
+  grad = jax.grad(lambda l: losses.segmentation_loss({'logits': l}, labels,
+                                                     soft_targets=jnp.asarray(target)))(logits)
+  expected = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True) - target) / 6
+  np.testing.assert_allclose(grad, expected, atol=1e-6)

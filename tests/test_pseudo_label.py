@@ -253,3 +253,40 @@ def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
       os.path.join(tmp_path, 'labels', 'pseudo'), 'pseudo')))
   assert manifest['source']['data']['domain'] == 'B'  # the teacher labelled the target city
   assert 'Target domain' in open(tmp_path / 'report.md').read()
+
+
+def test_student_trains_on_soft_labels(teacher, tmp_path):
+  """pseudo.soft: crops carry the teacher's top-K (one-hot for real crops) into the loss."""
+  from stseg_jax import pseudo_label
+  from stseg_jax import self_train
+  from stseg_jax.data import pipeline
+  from stseg_jax.data import sources
+  labelling = labelling_config(num_images=4)
+  labelling.pseudo_label.soft_topk = 2
+  pseudo_label.run(labelling, str(tmp_path / 'labels'), teacher)
+  config = tiny_config()
+  config.pseudo.dir, config.pseudo.ratio, config.pseudo.soft = str(tmp_path / 'labels'), 1.0, True
+  config.data.num_unlabeled = 4
+  source = pseudo_label.open_student_source(config, sources.open_source(config.data, 'train'))
+  assert source.soft_k == 2
+  transform = pipeline._TrainTransform((source,), 32, 0, 0, pipeline.AugmentOptions(), 2)
+  crop = transform((0, 0, 1, None))
+  assert crop['soft_index'].shape == crop['soft_prob'].shape == (32, 32, 2)
+  labelled = crop['label'] != 255
+  np.testing.assert_array_equal(crop['soft_index'][..., 0][labelled], crop['label'][labelled])
+  assert np.all(crop['soft_prob'][..., 0][labelled] >= crop['soft_prob'][..., 1][labelled])
+  assert np.all(crop['soft_prob'][~labelled] == 0)
+  state = train.train_and_evaluate(config, str(tmp_path / 'student'))
+  assert int(state.step) == 8
+  records = [json.loads(l) for l in open(tmp_path / 'student' / 'metrics.jsonl')]
+  assert all(np.isfinite(r['loss']) for r in records if 'loss' in r)
+  # Labels made without soft_topk are refused, naming the fields.
+  hard_config = tiny_config()
+  hard_config.pseudo.dir, hard_config.pseudo.soft = str(tmp_path / 'hard'), True
+  pseudo_label.run(labelling_config(num_images=4), str(tmp_path / 'hard'), teacher)
+  with pytest.raises(ValueError, match='pseudo.soft.*soft_topk'):
+    train.train_and_evaluate(hard_config, str(tmp_path / 'hard_student'))
+  st = _self_train_config()
+  st.student.pseudo.soft = True
+  with pytest.raises(ValueError, match='student.pseudo.soft.*soft_topk'):
+    self_train.run(st, str(tmp_path / 'st'))

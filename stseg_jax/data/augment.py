@@ -48,7 +48,7 @@ def _source_span(lo, hi, n, m):
 
 def _label_window(label, scaled_hw, window, flip=False):
   """Nearest-neighbour label for the window; a flip just reverses the columns."""
-  (h, w), (sh, sw), (y0, y1, x0, x1) = label.shape, scaled_hw, window
+  (h, w), (sh, sw), (y0, y1, x0, x1) = label.shape[:2], scaled_hw, window
   cols = _nearest_index(x0, x1, w, sw)
   return label[np.ix_(_nearest_index(y0, y1, h, sh), cols[::-1] if flip else cols)]
 
@@ -179,13 +179,15 @@ def gaussian_blur(image, sigma):
 
 def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None,
             center_jitter=0.1, flip=True, blur_prob=0.5, blur_sigma=(0.15, 1.3),
-            color_jitter=0.1, ignore_label=255, image_pad=0):
+            color_jitter=0.1, ignore_label=255, image_pad=0, extra=None):
   """Random scale, crop (centred on `center` if given), flip, blur, colour jitter.
 
   image: HxWx3 uint8; label: HxW uint8; center: (y, x) in source pixels, e.g. a
   class centroid. Returns a crop_size image and label; padding is `image_pad`
   in the image and `ignore_label` in the label. The blur sigma range is ours
-  (the paper gives none): mild, so thin classes survive.
+  (the paper gives none): mild, so thin classes survive. `extra`, an HxWxC
+  per-pixel map (e.g. a teacher's soft labels), gets the label's geometry
+  (nearest neighbour, zero padding) and comes back as a third output.
   """
   crop_hw = tuple(crop_size)
   scaled_hw = scaled_shape(label.shape, rng.uniform(*scale_range))
@@ -203,5 +205,8 @@ def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*blur_sigma)))
   if color_jitter > 0:
     img = _jitter_pil(img, rng, color_jitter)
-  return (paste(np.asarray(img), crop_hw, (oy, ox), image_pad),
-          paste(lbl, crop_hw, (oy, ox), ignore_label))
+  out = (paste(np.asarray(img), crop_hw, (oy, ox), image_pad),
+         paste(lbl, crop_hw, (oy, ox), ignore_label))
+  if extra is None:
+    return out
+  return out + (paste(_label_window(extra, scaled_hw, window, flipped), crop_hw, (oy, ox), 0),)

@@ -34,25 +34,56 @@ class AugmentOptions:
 
 @dataclasses.dataclass(frozen=True)
 class _TrainTransform:
-  """Loads item (index, source, image id, centroid); returns one augmented crop."""
+  """Loads item (index, source, image id, centroid); returns one augmented crop.
+
+  With `soft_k` > 0 every crop also carries soft targets, K classes and their
+  probabilities per pixel: a teacher's top-K where the example has them
+  (`topk_indices`, `topk_probs`), else its label as a one-hot distribution, so
+  real and pseudo crops share one batch and one loss.
+  """
   sources: tuple
   crop: int
   seed: int
   epoch: int
   options: AugmentOptions
+  soft_k: int = 0
 
   def __call__(self, item):
     index, source, image_id, center = item
     example = self.sources[source][image_id]
     rng = np.random.default_rng([self.seed, self.epoch, index])
-    image, label = augment_lib.augment(
+    extra = None
+    if self.soft_k and 'topk_indices' in example:
+      extra = np.concatenate([example['topk_indices'].astype(np.float32),
+                              example['topk_probs'].astype(np.float32)], axis=-1)
+    out = augment_lib.augment(
         example['image'], example['label'], rng, (self.crop, self.crop),
         center=center, scale_range=self.options.scale_range,
         center_jitter=self.options.center_jitter, flip=self.options.flip,
         blur_prob=self.options.blur_prob,
         color_jitter=self.options.color_jitter,
-        ignore_label=self.options.ignore_label)
-    return {'image': image, 'label': label}
+        ignore_label=self.options.ignore_label, extra=extra)
+    crop = {'image': out[0], 'label': out[1]}
+    if self.soft_k:
+      crop['soft_index'], crop['soft_prob'] = (
+          split_soft(out[2], self.soft_k) if extra is not None else
+          one_hot_soft(out[1], self.soft_k, self.options.ignore_label))
+    return crop
+
+
+def one_hot_soft(label, k, ignore_label=255):
+  """A hard label as K-class soft targets: the class with probability 1 (0 where ignored)."""
+  index = np.zeros(label.shape + (k,), np.uint8)
+  prob = np.zeros(label.shape + (k,), np.float16)
+  valid = label != ignore_label
+  index[..., 0] = np.where(valid, label, 0)
+  prob[..., 0] = valid
+  return index, prob
+
+
+def split_soft(extra, k):
+  """(class ids uint8, probabilities float16) from augment's stacked extra map."""
+  return extra[..., :k].astype(np.uint8), extra[..., k:].astype(np.float16)
 
 
 def local_slice(items, global_batch, process_index=None, process_count=None):
@@ -69,18 +100,19 @@ def local_slice(items, global_batch, process_index=None, process_count=None):
 
 
 def train_epoch(sources, items, *, crop, global_batch, seed, epoch,
-                options=AugmentOptions(), start_batch=0, num_workers=0):
+                options=AugmentOptions(), start_batch=0, num_workers=0, soft_k=0):
   """Iterator over this process's batches of one epoch, from `start_batch`.
 
   `sources` is a sequence of data sources (e.g. real, pseudo); `items` are
   (source position, image id, centroid or None) from the sampler. Batches
   that would be incomplete are dropped so every step has the bucket's shape.
+  `soft_k` > 0 adds soft targets to every crop (_TrainTransform).
   """
   indexed = [(i, int(source), int(image_id), center)
              for i, (source, image_id, center) in enumerate(items)]
   local_items, local_batch = local_slice(indexed, global_batch)
   ds = grain.MapDataset.source(local_items)
-  ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options))
+  ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options, soft_k))
   ds = ds.batch(local_batch, drop_remainder=True)
   ds = ds[start_batch:]
   it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
