@@ -518,14 +518,12 @@ def tables(result):
 
 def plot(result, path):
   """Crop size over epochs, one row per schedule; step time per bucket."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top (no pyplot state)
 
   names = list(result['schedules'])
   crops = [r['crop'] for r in result['buckets']]
   margin = max(crops[-1] - crops[0], 10) * 0.15
-  fig = plt.figure(figsize=(12, 1.2 + 1.1 * len(names)))
+  fig = Figure(figsize=(12, 1.2 + 1.1 * len(names)))
   grid = fig.add_gridspec(len(names), 2)
   for k, name in enumerate(names):
     s = result['schedules'][name]
@@ -558,7 +556,6 @@ def plot(result, path):
   right.legend(fontsize=8, loc='lower right')
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 # --- Entry point --------------------------------------------------------------

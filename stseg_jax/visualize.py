@@ -68,10 +68,11 @@ def eval_curve(workdir):
 
 def plot_miou(curves, path, title='eval mIoU'):
   """PNG of {name: [(step, mIoU)]}; returns `path`."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, ax = plt.subplots(figsize=(6, 4))
+  # A bare Figure, not pyplot: no global backend to set, none to change under
+  # a notebook that shows its own plots.
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  fig = Figure(figsize=(6, 4))
+  ax = fig.add_subplot()
   for name, points in curves.items():
     if points:
       steps, values = zip(*points)
@@ -83,5 +84,4 @@ def plot_miou(curves, path, title='eval mIoU'):
   ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
   return path
