@@ -41,6 +41,9 @@ def validate(config):
       raise ConfigError(f'config.{key}: must be positive, got {value}')
   if not 0.0 <= config.train.class_uniform_fraction <= 1.0:
     raise ConfigError('config.train.class_uniform_fraction: must be in [0, 1]')
+  if config.pseudo.get('duplicate_real', False) and config.pseudo.dir:
+    raise ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
+                      f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
 
 
 def _lookup(config, dotted_key):

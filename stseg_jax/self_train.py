@@ -62,9 +62,11 @@ def finetune_config(student, pretrain_dir, overrides):
 
 
 def student_config(config, labels_dir, teacher_workdir=''):
+  """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo labels."""
   student = merged(config, config.student)
-  student.pseudo.dir = labels_dir
-  student.pseudo.teacher = teacher_workdir
+  if not student.pseudo.get('duplicate_real', False):
+    student.pseudo.dir = labels_dir
+    student.pseudo.teacher = teacher_workdir
   return student
 
 
@@ -114,9 +116,10 @@ def run(config, workdir):
     labels_dir = os.path.join(workdir, 'labels' + suffix)
     student_dir = os.path.join(workdir, 'student' + suffix)
     student = student_config(config, labels_dir, os.path.abspath(teacher_dir))
-    timings['pseudo_label' + suffix] = _stage(
-        'pseudo_label' + suffix, labels_dir,
-        lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))
+    if student.pseudo.dir:  # the duplicate-real baseline needs no labels
+      timings['pseudo_label' + suffix] = _stage(
+          'pseudo_label' + suffix, labels_dir,
+          lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))
     if config.self_training.get('mode', 'joint') == 'pretrain_finetune':
       pretrain_dir = student_dir + '_pretrain'
       pretrain = merged(student, ml_collections.ConfigDict({'pseudo': {'only': True}}))

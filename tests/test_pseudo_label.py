@@ -233,6 +233,15 @@ def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
   config.pseudo.duplicate_real, config.pseudo.ratio = True, 1.0
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 8  # 2 epochs x (16 real + 16 duplicated) / batch 8
+  # Both at once is refused; the self-training student of the baseline gets no pseudo labels.
+  config.pseudo.dir = str(tmp_path / 'labels')
+  with pytest.raises(ValueError, match='duplicate_real.*pseudo.dir'):
+    train.train_and_evaluate(config, str(tmp_path / 'both'))
+  from stseg_jax import self_train
+  st = _self_train_config()
+  st.student.pseudo.duplicate_real = True
+  student = self_train.student_config(st, str(tmp_path / 'labels'), str(tmp_path / 'teacher'))
+  assert student.pseudo.duplicate_real and student.pseudo.dir == ''
 
 
 def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
