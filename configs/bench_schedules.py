@@ -56,6 +56,9 @@ def get_config(arg='fast_scnn'):
       plain_jax=True,  # also time the bare network in plain jax at the largest crop
       run_schedules=False,  # also train each schedule for real
       run_only=('',),  # with run_schedules: just these (plus constant); ('',) = all
+      # With run_schedules: evaluate each run on the whole eval split (the
+      # accuracy side of the claim) instead of a token batch.
+      full_eval=False,
       # Images per schedule for the real runs and the prediction:
       # train.epoch_items = image_budget // train.num_epochs.
       image_budget=18 * 64,

@@ -334,8 +334,9 @@ def run_schedule(config, name, workdir):
   # One log, evaluation and checkpoint, all at the last step; the log comes
   # first, so the loop time below excludes the other two.
   c.log_every = c.eval_every = c.checkpoint_every = 10**9
-  c.eval.batch_size = jax.device_count()
-  c.eval.max_images = jax.device_count()
+  if not c.bench.get('full_eval', False):  # a token evaluation: speed runs only
+    c.eval.batch_size = jax.device_count()
+    c.eval.max_images = jax.device_count()
   if 'num_visuals' in c.eval:
     c.eval.num_visuals = 0
   if jax.process_index() == 0:
@@ -351,9 +352,12 @@ def run_schedule(config, name, workdir):
     jax.monitoring.unregister_event_duration_listener(compile_times)
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     records = [json.loads(line) for line in f]
+  with open(os.path.join(workdir, 'eval.json')) as f:
+    evaluation = json.load(f)
   loop = loop_seconds(records)
   first = compile_times.first_bucket()
-  return {'wall_seconds': wall, 'loop_seconds': loop,
+  return {'eval_miou': evaluation['miou'], 'eval_images': evaluation['num_images'],
+          'wall_seconds': wall, 'loop_seconds': loop,
           'compile_seconds': compile_times.total(),
           'first_bucket_compile_seconds': first,
           # What the schedule costs: the loop (which waits for any bucket the
@@ -503,8 +507,9 @@ def tables(result):
               f"{p['trainer_overhead_percent']:+.1f}%"]
   lines += ['',
             '| schedule | images | ideal speedup | predicted (s) | predicted speedup '
-            '| measured (s) | img/s | compile (s) | measured speedup | measured / ideal |',
-            '|---|---|---|---|---|---|---|---|---|---|']
+            '| measured (s) | img/s | compile (s) | measured speedup | measured / ideal '
+            '| val mIoU |', '|---|---|---|---|---|---|---|---|---|---|---|']
+  full_eval = result['config']['bench'].get('full_eval', False)  # else a token eval
   for name, s in result['schedules'].items():
     m = s['measured'] or {}
     lines.append(
@@ -512,7 +517,8 @@ def tables(result):
         f"| {s['predicted_seconds_at_equal_images']:.1f} | {s['predicted_speedup']:.3f} "
         f"| {_fmt(m.get('seconds'), '.1f')} | {_fmt(m.get('images_per_sec'), '.1f')} "
         f"| {_fmt(m.get('compile_seconds'), '.1f')} | {_fmt(m.get('speedup'), '.3f')} "
-        f"| {_fmt(m.get('speedup_vs_ideal'), '.3f')} |")
+        f"| {_fmt(m.get('speedup_vs_ideal'), '.3f')} "
+        f"| {_fmt(m.get('eval_miou') if full_eval else None, '.4f')} |")
   return '\n'.join(lines)
 
 

@@ -122,3 +122,25 @@ def test_cli_writes_json_and_plot(tmp_path):
   assert c2f['ideal_speedup'] == pytest.approx(64**2 / ((64**2 + 32**2) / 2))
   assert c2f['predicted_speedup'] > 0 and constant['measured'] is None
 
+
+
+def test_real_runs_measure_time_and_accuracy(tmp_path):
+  """run_schedules trains constant and coarse2fine+ for real; full_eval scores each on val."""
+  from configs import bench_schedules
+  config = bench_schedules.get_config()
+  config.data.height, config.data.width, config.data.num_train, config.data.num_val = 64, 128, 8, 8
+  config.data.cache_dir = str(tmp_path / 'cache')
+  config.train.crop_sizes, config.train.num_epochs, config.train.warmup_epochs = (32, 64), 4, 1
+  config.eval.batch_size, config.eval.max_images = 8, 0
+  config.bench.update(image_budget=128, timing_steps=1, warmup_steps=1, plain_jax=False,
+                      schedules=('coarse2fine+',), run_schedules=True, full_eval=True)
+  result = bench.run(config, str(tmp_path))
+  for name in ('constant', 'coarse2fine+'):
+    measured = result['schedules'][name]['measured']
+    assert measured['eval_images'] == 8 and 0 <= measured['eval_miou'] <= 1
+    assert measured['seconds'] > 0 and measured['compile_seconds'] > 0
+    steps = [json.loads(l)['step'] for l in open(tmp_path / 'runs' / name / 'metrics.jsonl')
+             if '"loss"' in l]
+    assert steps[-1] == sum(result['schedules'][name]['steps'])
+  assert result['schedules']['constant']['measured']['speedup'] == 1.0
+  assert '| val mIoU |' in bench.tables(result)

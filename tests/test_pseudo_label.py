@@ -299,3 +299,24 @@ def test_student_trains_on_soft_labels(teacher, tmp_path):
   st.student.pseudo.soft = True
   with pytest.raises(ValueError, match='student.pseudo.soft.*soft_topk'):
     self_train.run(st, str(tmp_path / 'st'))
+
+
+def test_ablation_shares_each_seeds_teacher_across_variants(tmp_path):
+  from stseg_jax import ablation
+  config = _self_train_config()
+  config.ablation = ml_collections.ConfigDict({
+      'seeds': (0,), 'variants': {'duplicate_real': {'student': {'pseudo': {'duplicate_real': True}}}}})
+  result = ablation.run(config, str(tmp_path))
+  seed = tmp_path / 'seed_0'
+  # One teacher: the variant's teacher is a link to the full run's, not a second training.
+  assert os.path.realpath(seed / 'duplicate_real' / 'teacher') == str(seed / 'self_train' / 'teacher')
+  variant = json.load(open(seed / 'duplicate_real' / 'student' / 'config.json'))
+  assert variant['pseudo']['duplicate_real'] and variant['pseudo']['dir'] == ''
+  report = json.load(open(seed / 'duplicate_real' / 'report.json'))
+  assert result['miou']['duplicate_real']['values'] == [report['student']['miou']]
+  assert result['miou']['teacher']['values'] == [report['teacher']['miou']]
+  assert set(result['miou']) == {'teacher', 'student', 'duplicate_real'}
+  assert '| duplicate_real |' in open(tmp_path / 'ablation.md').read()
+  config.ablation.variants = {'bigger_teacher': {'train': {'num_epochs': 9}}}
+  with pytest.raises(ValueError, match='variants.bigger_teacher.*train'):
+    ablation.run(config, str(tmp_path / 'bad'))
