@@ -14,6 +14,10 @@ NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / 'notebooks'
 def run_notebook(name, workdir, monkeypatch):
   monkeypatch.setenv('STSEG_NOTEBOOK_SMOKE', '1')
   monkeypatch.setenv('STSEG_NOTEBOOK_WORKDIR', str(workdir))
+  # The kernel is its own process: unoptimised XLA compiles several times
+  # faster, and these runs check that cells work, not numbers.
+  monkeypatch.setenv('XLA_FLAGS', os.environ.get('XLA_FLAGS', '') +
+                     ' --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true')
   notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
   # Run from notebooks/, as Jupyter would: the set-up cell finds the repo.
   nbclient.NotebookClient(notebook, timeout=900, kernel_name='python3',

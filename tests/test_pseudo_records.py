@@ -234,3 +234,15 @@ def test_tf_data_reads_shards_with_documented_spec(tmp_path):
     f.write(bytes([byte ^ 1]))
   with pytest.raises(tf.errors.DataLossError):
     list(tf.data.TFRecordDataset([path]))
+
+
+def test_manifest_teacher_reached_through_a_link_is_the_same(tmp_path):
+  """stseg_jax.ablation links each variant's teacher/ to the seed's one."""
+  (tmp_path / 'run' / 'teacher').mkdir(parents=True)
+  (tmp_path / 'variant').mkdir()
+  os.symlink(tmp_path / 'run' / 'teacher', tmp_path / 'variant' / 'teacher')
+  m = {'teacher': {'workdir': str(tmp_path / 'run' / 'teacher'), 'step': 3},
+       'class_names': list(CLASSES)}
+  pr.validate_manifest(m, CLASSES, str(tmp_path / 'variant' / 'teacher'))
+  with pytest.raises(ValueError, match='is not the configured'):
+    pr.validate_manifest(m, CLASSES, str(tmp_path / 'variant'))
