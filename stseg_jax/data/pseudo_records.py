@@ -99,13 +99,19 @@ def png_decode(data, what='label/png'):
     return np.asarray(im)
 
 
+_PROTOS_LOCK = threading.Lock()
+
+
 def _protos():
   """tf.train.Example's protobuf modules (from tfds: no TensorFlow needed).
 
   Imported on first use: tfds takes seconds to import, and a run without
-  pseudo labels should not pay for it or need it installed.
+  pseudo labels should not pay for it or need it installed. One thread
+  imports, under a lock: grain's reader threads importing tfds at once
+  deadlocked in its lazy imports (seen in a data worker process).
   """
-  from tensorflow_datasets.proto import tf_example_pb2, tf_feature_pb2  # pylint: disable=g-import-not-at-top
+  with _PROTOS_LOCK:
+    from tensorflow_datasets.proto import tf_example_pb2, tf_feature_pb2  # pylint: disable=g-import-not-at-top
   return tf_example_pb2, tf_feature_pb2
 
 
