@@ -72,7 +72,7 @@ def run(config, workdir):
       link_shared_stages(seed_dir, variant_dir)
       runs[name].append(self_train.run(variant, variant_dir)['student']['miou'])
   result = {'seeds': list(config.ablation.seeds),
-            'variants': {name: variant_overrides(config, name) for name in variants},
+            'variants': config.ablation.variants.to_dict(),
             'miou': {name: summary(values) for name, values in runs.items()}}
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'ablation.json'), 'w') as f:
@@ -81,10 +81,6 @@ def run(config, workdir):
       f.write(markdown(result))
     print(markdown(result), flush=True)
   return result
-
-
-def variant_overrides(config, name):
-  return config.ablation.variants[name].to_dict()
 
 
 def markdown(result):

@@ -178,13 +178,10 @@ def model_flops(config, model, tx, state, bucket, total_images):
   and jax 0.11 gives no count for a GPU's lowered step.
   """
   cpu_mesh = sharding.make_mesh(jax.devices('cpu')[:1])
-  on_cpu = lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s)
-  abstract_state = jax.tree.map(lambda x: on_cpu(x, sharding.replicated(cpu_mesh)), state)
-  data = sharding.data_sharding(cpu_mesh)
-  batch = {'image': jax.ShapeDtypeStruct((bucket.batch_size, bucket.crop, bucket.crop, 3),
-                                         jnp.uint8, sharding=data),
-           'label': jax.ShapeDtypeStruct((bucket.batch_size, bucket.crop, bucket.crop),
-                                         jnp.uint8, sharding=data)}
+  abstract_state = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding.replicated(cpu_mesh)),
+      state)
+  batch = train.batch_spec(bucket.batch_size, bucket.crop, cpu_mesh)
   step_fn = trainer_step_fn(config, model, tx, cpu_mesh, total_images)
   return flops(step_fn.lower(abstract_state, batch))
 
