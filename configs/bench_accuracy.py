@@ -9,12 +9,12 @@ the same 6000 images, then scores each on the whole val split. Reports the
 measured speedup beside the two mIoUs. About 15 minutes on a 2-core CPU.
 """
 from configs import bench_schedules
-from configs import demo
+from configs import synthetic_fastscnn
 
 
 def get_config():
   c = bench_schedules.get_config()
-  recipe = demo.get_config()  # the demo's data, loss and LR
+  recipe = synthetic_fastscnn.get_config()  # the demo's data, loss and LR
   c.data = recipe.data
   c.data.num_workers = 0  # threads, as in bench_schedules
   c.loss = recipe.loss

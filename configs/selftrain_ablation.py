@@ -2,7 +2,7 @@
 
   python -m stseg_jax.ablation --config=configs/selftrain_ablation.py --workdir=/tmp/ablation
 
-Per seed, the demo's workflow (configs/demo_selftrain.py: teacher on 100
+Per seed, the demo's workflow (configs/demo.py: teacher on 100
 labeled scenes, hard labels on 400 unlabeled ones, student at 3:1 with
 centroid sampling for 4x the teacher's steps), then two more students on the
 same teacher and labels: centroid sampling off on the pseudo labels, and the
@@ -11,11 +11,11 @@ pseudo ones, same steps). About an hour on a 2-core CPU.
 """
 import ml_collections
 
-from configs import demo_selftrain
+from configs import demo
 
 
 def get_config():
-  c = demo_selftrain.get_config()
+  c = demo.get_config()
   c.ablation = ml_collections.ConfigDict({
       'seeds': (0, 1, 2),
       'variants': {

@@ -10,11 +10,11 @@ sampling). Both then finetune on a 5-shot split of B's labelled scenes, with
 the classifier re-initialised for B's 21 classes, and are compared on B's val
 scenes: report.md, "Target domain". CPU scale: about an hour on 2 cores.
 """
-from configs import demo
+from configs import synthetic_fastscnn
 
 
 def get_config():
-  c = demo.get_config()
+  c = synthetic_fastscnn.get_config()
   c.data.num_train, c.data.num_unlabeled = 200, 400
   c.train.num_epochs = 16
   c.eval_every = 10_000  # once, at the end of each stage

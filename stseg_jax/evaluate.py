@@ -1,6 +1,6 @@
 """Evaluates a checkpoint on a split and writes WORKDIR/eval.json.
 
-  python -m stseg_jax.evaluate --config=configs/demo.py --workdir=/tmp/demo \
+  python -m stseg_jax.evaluate --config=configs/synthetic_fastscnn.py --workdir=/tmp/demo \
       [--checkpoint_step=N]
 """
 import dataclasses

@@ -1,6 +1,6 @@
 """Labels an unlabeled set with a teacher; writes sharded TFRecords (paper Fig. 1b).
 
-  python -m stseg_jax.pseudo_label --config=configs/demo.py --workdir=DIR \
+  python -m stseg_jax.pseudo_label --config=configs/synthetic_fastscnn.py --workdir=DIR \
       --teacher_workdir=TEACHER [--teacher_step=N]
 
 Images are cut into fixed shards of `pseudo_label.images_per_shard`; shard s
@@ -204,20 +204,22 @@ def open_student_source(config, real_source):
 
 
 FLAGS = flags.FLAGS
-_TEACHER = flags.DEFINE_string('teacher_workdir', None, 'Workdir of the teacher run.')
-_TEACHER_STEP = flags.DEFINE_integer('teacher_step', None, 'Teacher checkpoint; default latest.')
 
 
 def main(argv):
   del argv
   distributed.initialize()
-  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir, _TEACHER.value,
-                                       _TEACHER_STEP.value))
+  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir, FLAGS.teacher_workdir,
+                                       FLAGS.teacher_step))
 
 
 if __name__ == '__main__':
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
   config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
   flags.DEFINE_string('workdir', None, 'Where DIR/pseudo goes.')
+  # Defined here, not at import: stseg_jax.train imports this module again
+  # under its own name, and a second definition of a flag is an error.
+  flags.DEFINE_string('teacher_workdir', None, 'Workdir of the teacher run.')
+  flags.DEFINE_integer('teacher_step', None, 'Teacher checkpoint; default latest.')
   flags.mark_flags_as_required(['config', 'workdir', 'teacher_workdir'])
   app.run(main, flags_parser=config_check.parse_flags)

@@ -1,6 +1,6 @@
 """The self-training workflow: teacher, pseudo labels, student, report (Fig. 1).
 
-  python -m stseg_jax.self_train --config=configs/demo_selftrain.py --workdir=DIR
+  python -m stseg_jax.self_train --config=configs/demo.py --workdir=DIR
 
 Stages, each in its own folder of DIR and each skipped when its output is
 complete, so rerunning after a crash continues where it stopped:

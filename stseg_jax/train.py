@@ -1,6 +1,6 @@
 """Trains a segmentation model from a config; resumes from WORKDIR if it can.
 
-  python -m stseg_jax.train --config=configs/demo.py --workdir=/tmp/demo \
+  python -m stseg_jax.train --config=configs/synthetic_fastscnn.py --workdir=/tmp/demo \
       [--config.train.num_epochs=4 ...]
 """
 import collections

@@ -44,7 +44,7 @@ def _restored_params(workdir):
 
 def _train_cli(workdir, *extra):
   return subprocess.Popen(
-      [sys.executable, '-m', 'stseg_jax.train', '--config=configs/demo.py',
+      [sys.executable, '-m', 'stseg_jax.train', '--config=configs/synthetic_fastscnn.py',
        f'--workdir={workdir}', *OVERRIDES, *extra], cwd=REPO, stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT, text=True)
 

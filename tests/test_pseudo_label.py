@@ -91,6 +91,19 @@ def test_one_and_two_processes_write_identical_labels(teacher, tmp_path):
   assert manifest1['teacher']['step'] == 4
 
 
+def test_command_line_labels_with_a_teacher_workdir(teacher, tmp_path):
+  """`python -m stseg_jax.pseudo_label` as the README runs it, with config overrides."""
+  proc = subprocess.run(
+      [sys.executable, '-m', 'stseg_jax.pseudo_label', '--config=configs/synthetic_fastscnn.py',
+       f'--workdir={tmp_path}', f'--teacher_workdir={teacher}', '--config.data.height=64',
+       '--config.data.width=128', '--config.data.num_unlabeled=3',
+       '--config.data.num_workers=0'],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  labels, manifest = _labels(str(tmp_path))
+  assert len(labels) == 3 and manifest['teacher']['step'] == 4
+
+
 def test_killed_job_resumes_without_duplicates(teacher, tmp_path):
   workdir = str(tmp_path / 'killed')
   [proc] = _start(workdir, teacher, processes=1, images=60)  # 20 shards

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from configs import demo
+from configs import synthetic_fastscnn
 from stseg_jax import evaluate
 from stseg_jax import optim
 from stseg_jax import sharding
@@ -21,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config():
-  c = demo.get_config()
+  c = synthetic_fastscnn.get_config()
   c.data.height, c.data.width = 64, 128
   c.data.num_train, c.data.num_val = 16, 8
   c.data.num_workers = 0
@@ -138,7 +138,7 @@ def relative_error(a, b):
 ])
 def test_broken_config_fails_with_one_clear_line(tmp_path, override, key):
   proc = subprocess.run(
-      [sys.executable, '-m', 'stseg_jax.train', '--config=configs/demo.py',
+      [sys.executable, '-m', 'stseg_jax.train', '--config=configs/synthetic_fastscnn.py',
        f'--workdir={tmp_path}', override],
       cwd=REPO, capture_output=True, text=True, timeout=120)
   assert proc.returncode != 0
