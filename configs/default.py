@@ -58,6 +58,9 @@ def get_config():
   c.train.weight_decay = 1e-4
   c.train.lr_power = 0.9
   c.train.warmup_images = 0
+  # A small crop's bigger batch gets lr * (batch / batch_size)^p: 0 = one LR for
+  # every bucket (the paper states no scaling), 0.5 = sqrt, 1 = linear rule.
+  c.train.lr_batch_power = 0.0
   c.train.init_from = ''  # a workdir to finetune from (its latest checkpoint's weights)
   c.train.stop_at_step = 0  # stop early as if preempted (tests); 0 = never
 

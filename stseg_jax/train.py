@@ -165,6 +165,8 @@ def train_step(state, batch, *, model, tx, config, total_images, class_weights=N
   images = evaluate_lib.normalize(batch['image'], model.dtype)
   lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
                      config.train.lr_power, config.train.warmup_images)
+  batch_ratio = images.shape[0] / config.train.batch_size  # static per crop bucket
+  lr = lr * batch_ratio ** config.train.get('lr_batch_power', 0.0)
 
   # Dropout (WideResNet38) draws from a key tied to the step: reproducible.
   dropout_rng = jax.random.fold_in(jax.random.key(config.seed), state.step)

@@ -166,6 +166,26 @@ def test_one_compilation_per_crop_bucket(tmp_path, caplog):
   assert len(compiles) == 3, compiles
 
 
+def test_lr_batch_power_scales_each_buckets_lr_by_its_batch(tmp_path):
+  """lr = poly(images seen) * (batch / batch_size)^p, checked step by step from the log."""
+  config = tiny_config()
+  config.train.crop_sizes = (32, 64)
+  config.train.schedule = 'coarse2fine+'
+  config.train.num_epochs = 2
+  config.train.epoch_items = 64
+  config.train.max_batch_size = 32  # crop 32 gets batch 32, crop 64 batch 8
+  config.train.lr_batch_power = 0.5
+  config.log_every, config.eval_every = 1, 1000
+  train.train_and_evaluate(config, str(tmp_path))
+  records = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl') if '"lr"' in l]
+  total = sum(r['batch_size'] for r in records)
+  seen = np.cumsum([0] + [r['batch_size'] for r in records])[:-1]
+  assert {r['batch_size'] for r in records} == {32, 8}
+  for r, images in zip(records, seen):
+    poly = config.train.base_lr * (1 - images / total) ** config.train.lr_power
+    assert r['lr'] == pytest.approx(poly * (r['batch_size'] / 8) ** 0.5, rel=1e-5)
+
+
 def test_evaluate_with_flip_and_tiles_runs_the_inference_recipe(trained):
   workdir, _ = trained
   config = tiny_config()
