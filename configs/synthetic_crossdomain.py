@@ -8,7 +8,7 @@ marking and crosswalk) gives 400 unlabelled scenes, which the teacher labels;
 the student trains on A's real labels plus B's pseudo labels (3:1, centroid
 sampling). Both then finetune on a 5-shot split of B's labelled scenes, with
 the classifier re-initialised for B's 21 classes, and are compared on B's val
-scenes: report.md, "Target domain". CPU scale: about an hour on 2 cores.
+scenes: report.md, "Target domain". About 25 minutes on a 2-core CPU.
 """
 from configs import synthetic_fastscnn
 
