@@ -1,4 +1,4 @@
-"""Self-training on synthetic scenes: the whole workflow on a CPU, in about 10 minutes.
+"""Self-training on synthetic scenes: the whole workflow on a CPU, in about 9 minutes.
 
   python -m stseg_jax.self_train --config=configs/demo_selftrain.py --workdir=/tmp/selftrain
 
