@@ -2,11 +2,12 @@
 
   python -m stseg_jax.bench --config=configs/bench_accuracy.py --workdir=/tmp/bench_acc
 
-Trains Fast-SCNN on the demo's synthetic scenes (500 train, 100 val, 384x768)
-with the constant crop 256 and with coarse2fine+ over crops 128..256 (the
-paper's 400..800, scaled to the demo's crop), warm-up 2 of 12 epochs, both for
-the same 6000 images, then scores each on the whole val split. Reports the
-measured speedup beside the two mIoUs. About 15 minutes on a 2-core CPU.
+Trains Fast-SCNN on the scenes of configs/synthetic_fastscnn.py (500 train,
+100 val, 384x768) with the constant crop 256 and with coarse2fine+ over crops
+128..256 (the paper's 400..800, scaled to that recipe's crop), warm-up 2 of 12
+epochs, both for the same 6000 images, then scores each on the whole val
+split. Reports the measured speedup beside the two mIoUs. About 16 minutes on
+a 2-core CPU (results in the README).
 """
 from configs import bench_schedules
 from configs import synthetic_fastscnn
@@ -14,7 +15,7 @@ from configs import synthetic_fastscnn
 
 def get_config():
   c = bench_schedules.get_config()
-  recipe = synthetic_fastscnn.get_config()  # the demo's data, loss and LR
+  recipe = synthetic_fastscnn.get_config()  # the synthetic recipe's data, loss and LR
   c.data = recipe.data
   c.data.num_workers = 0  # threads, as in bench_schedules
   c.loss = recipe.loss
