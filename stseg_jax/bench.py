@@ -169,7 +169,7 @@ def memory(compiled):
   return out
 
 
-def model_flops(config, model, tx, state, bucket, total_images):
+def model_flops(config, model, tx, state, bucket):
   """FLOPs of one global train step, from its unoptimised HLO lowered for a CPU.
 
   The count belongs to the model, not the device: lowering for one CPU gives
@@ -182,8 +182,8 @@ def model_flops(config, model, tx, state, bucket, total_images):
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding.replicated(cpu_mesh)),
       state)
   batch = train.batch_spec(bucket.batch_size, bucket.crop, cpu_mesh)
-  step_fn = trainer_step_fn(config, model, tx, cpu_mesh, total_images)
-  return flops(step_fn.lower(abstract_state, batch))
+  _, horizon = train.step_spec(state, cpu_mesh)
+  return flops(trainer_step_fn(config, model, tx, cpu_mesh).lower(abstract_state, batch, horizon))
 
 
 def _rates(compiled, model_flops_per_step, seconds, batch_size):
@@ -206,12 +206,13 @@ def _rates(compiled, model_flops_per_step, seconds, batch_size):
                                                   jax.devices()[0].device_kind)}
 
 
-def trainer_step_fn(config, model, tx, mesh, total_images):
+def trainer_step_fn(config, model, tx, mesh):
   """The jitted train step exactly as `train.train_and_evaluate` builds it."""
   return jax.jit(
       functools.partial(train.train_step, model=model, tx=tx, config=config,
-                        total_images=total_images, class_weights=None),
-      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)),
+                        class_weights=None),
+      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh),
+                    sharding.replicated(mesh)),
       out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
       donate_argnums=0)
 
@@ -222,6 +223,10 @@ def _compile_timed(step_fn, state, bucket, mesh):
   return compiled, time.perf_counter() - start
 
 
+def _call_with(step, state, batch, *, horizon):
+  return step(state, batch, horizon)
+
+
 def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_images):
   """Compile time, median step time, FLOPs and MFU of the trainer per bucket.
 
@@ -230,7 +235,8 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
   bucket's compile seconds then overlap. Returns the rows, the compile wall
   time, and the state after the last step (the step donates it).
   """
-  step_fn = trainer_step_fn(config, model, tx, mesh, total_images)
+  step_fn = trainer_step_fn(config, model, tx, mesh)
+  horizon = sharding.to_replicated(np.int32(total_images), mesh)
   start = time.perf_counter()
   with futures.ThreadPoolExecutor(config.bench.get('compile_workers', 1)) as pool:
     jobs = [pool.submit(_compile_timed, step_fn, state, p, mesh) for p in buckets]
@@ -239,8 +245,9 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
   rows = []
   for p, (step, compile_seconds) in zip(buckets, compiled):
     batch = random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
-    step_flops = model_flops(config, model, tx, state, p, total_images)
-    median, times, state = time_steps(step, state, batch, config.bench.warmup_steps,
+    step_flops = model_flops(config, model, tx, state, p)
+    median, times, state = time_steps(functools.partial(_call_with, step, horizon=horizon),
+                                      state, batch, config.bench.warmup_steps,
                                       config.bench.timing_steps)
     rows.append({'crop': p.crop, 'batch_size': p.batch_size,
                  'compile_seconds': compile_seconds, 'step_seconds': median,

@@ -12,9 +12,13 @@ import optax
 
 
 def poly_lr(images_seen, total_images, base_lr, power=0.9, warmup_images=0):
-  """base_lr * (1 - t)^power with t the fraction of images seen; linear warmup."""
+  """base_lr * (1 - t)^power with t the fraction of images seen; linear warmup.
+
+  `total_images` may be traced: the trainer passes it as an argument so one
+  compiled step serves every run length (and the persistent XLA cache).
+  """
   images_seen = jnp.asarray(images_seen, jnp.float32)
-  t = jnp.clip(images_seen / max(total_images, 1), 0.0, 1.0)
+  t = jnp.clip(images_seen / jnp.maximum(total_images, 1), 0.0, 1.0)
   lr = base_lr * (1.0 - t) ** power
   if warmup_images:
     lr = lr * jnp.minimum(1.0, (images_seen + 1.0) / warmup_images)

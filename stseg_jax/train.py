@@ -160,8 +160,13 @@ def _init_from_checkpoint(state, workdir, mesh):
   return state
 
 
-def train_step(state, batch, *, model, tx, config, total_images, class_weights=None):
-  """One SGD step on a global batch; returns the new state and metrics."""
+def train_step(state, batch, total_images, *, model, tx, config, class_weights=None):
+  """One SGD step on a global batch; returns the new state and metrics.
+
+  `total_images` (the poly LR's horizon) is an argument, not a constant, so a
+  bucket's compiled step is the same for any run length and a persistent XLA
+  cache serves it to the next run.
+  """
   images = evaluate_lib.normalize(batch['image'], model.dtype)
   lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
                      config.train.lr_power, config.train.warmup_images)
@@ -209,19 +214,26 @@ def batch_spec(batch_size, crop, mesh, soft_k=0):
   return spec
 
 
+def step_spec(state, mesh):
+  """The arguments of `train_step` but the batch: the state, and the LR horizon."""
+  horizon = jax.ShapeDtypeStruct((), jnp.int32, sharding=sharding.replicated(mesh))
+  return checkpoints.abstract(state), horizon
+
+
 def compile_buckets(step_fn, state, plan, mesh, executor=None, soft_k=0):
   """One compiled train step per crop bucket, compiled ahead of use.
 
   Returns {crop: future of the compiled step}; with an executor the buckets
   after the first compile while training runs.
   """
-  abstract_state = checkpoints.abstract(state)
+  abstract_state, horizon = step_spec(state, mesh)
   compiled = {}
   for p in plan:
     if p.crop in compiled:
       continue
     batch = batch_spec(p.batch_size, p.crop, mesh, soft_k)
-    lower = functools.partial(lambda b: step_fn.lower(abstract_state, b).compile(), batch)
+    lower = functools.partial(lambda b: step_fn.lower(abstract_state, b, horizon).compile(),
+                              batch)
     if executor is None or not compiled:
       done = futures.Future()
       done.set_result(lower())
@@ -260,7 +272,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   plan = make_plan(config, len(train_sources[0]), jax.device_count(),
                    with_pseudo=len(train_sources) > 1)
   total_steps = sum(p.steps for p in plan)
-  total_images = sum(p.steps * p.batch_size for p in plan)
+  total_images = sharding.to_replicated(np.int32(sum(p.steps * p.batch_size for p in plan)),
+                                        mesh)
   indexes = centroid_indexes(config, train_sources, workdir)
   class_weights = loss_class_weights(config, train_sources[0], workdir)
 
@@ -278,8 +291,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   step_fn = jax.jit(
       functools.partial(train_step, model=model, tx=tx, config=config,
-                        total_images=total_images, class_weights=class_weights),
-      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)),
+                        class_weights=class_weights),
+      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh),
+                    sharding.replicated(mesh)),
       out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
       donate_argnums=0)
   executor = futures.ThreadPoolExecutor(max_workers=1)
@@ -301,7 +315,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       if step >= end_step:
         break
       profiler.step(step)
-      state, metrics = compiled[p.crop].result()(state, batch)
+      state, metrics = compiled[p.crop].result()(state, batch, total_images)
       step += 1
       pending.append(metrics)
       if step % config.log_every == 0 or step == end_step:

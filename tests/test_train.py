@@ -88,8 +88,7 @@ def _one_step(mesh, config, batch):
   tx = optim.sgd_direction()
   state = train.create_train_state(model, tx, jax.random.key(0), mesh)
   step = jax.jit(
-      lambda s, b: train.train_step(s, b, model=model, tx=tx, config=config,
-                                    total_images=100),
+      lambda s, b: train.train_step(s, b, 100, model=model, tx=tx, config=config),
       in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)))
   return jax.device_get(step(state, sharding.to_global(batch, mesh)))
 
@@ -164,6 +163,29 @@ def test_one_compilation_per_crop_bucket(tmp_path, caplog):
   compiles = [r.getMessage() for r in caplog.records
               if r.getMessage().startswith('Finished XLA compilation of jit(train_step)')]
   assert len(compiles) == 3, compiles
+
+
+def test_a_run_of_another_length_reuses_the_cached_steps(tmp_path, caplog):
+  """The LR horizon is an argument of the step, so the persistent XLA cache
+  (conftest enables one) serves a longer run the shorter run's executables."""
+  config = tiny_config()
+  config.train.crop_sizes = (32, 48)
+  config.train.schedule = 'coarse2fine+'
+  config.train.epoch_items, config.train.max_batch_size = 8, 8
+  config.eval_every = 1000
+  config.train.num_epochs = 4
+  train.train_and_evaluate(config, str(tmp_path / 'short'))
+  config.train.num_epochs = 6
+  jax.config.update('jax_log_compiles', True)
+  try:
+    with caplog.at_level('DEBUG'):
+      train.train_and_evaluate(config, str(tmp_path / 'long'))
+  finally:
+    jax.config.update('jax_log_compiles', False)
+  messages = [r.getMessage() for r in caplog.records]
+  hits = [m for m in messages if m.startswith("Persistent compilation cache hit for 'jit_train_step'")]
+  writes = [m for m in messages if m.startswith('Writing jit_train_step to persistent')]
+  assert len(hits) == 2 and not writes, (hits, writes)
 
 
 def test_lr_batch_power_scales_each_buckets_lr_by_its_batch(tmp_path):
