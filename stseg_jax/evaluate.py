@@ -1,5 +1,8 @@
 """Evaluates a checkpoint on a split and writes WORKDIR/eval.json.
 
+On a split other than the training run's eval split it writes
+WORKDIR/eval_<split>.json instead, leaving the run's own result in place.
+
   python -m stseg_jax.evaluate --config=configs/synthetic_fastscnn.py --workdir=/tmp/demo \
       [--checkpoint_step=N]
 """
@@ -168,12 +171,25 @@ def _summed_over_processes(accumulator):
 
 
 def write_result(workdir, result, config, step):
-  """WORKDIR/eval.json: the metrics plus what was evaluated."""
+  """WORKDIR/eval.json (eval_<split>.json for another split): the metrics plus
+  what was evaluated."""
   result.update(split=config.data.eval_split, dataset=config.data.name,
                 checkpoint_step=int(step))
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'eval.json'), 'w') as f:
+    with open(os.path.join(workdir, result_file(workdir, config.data.eval_split)), 'w') as f:
       json.dump(result, f, indent=1)
+
+
+def result_file(workdir, split):
+  """eval.json for the split the run in `workdir` was trained to evaluate on,
+  eval_<split>.json for any other, so evaluating another split never
+  replaces the run's own result."""
+  try:
+    with open(os.path.join(workdir, 'config.json')) as f:
+      own_split = json.load(f)['data']['eval_split']
+  except (OSError, ValueError, KeyError):
+    own_split = split
+  return 'eval.json' if split == own_split else f'eval_{split}.json'
 
 
 def evaluate_checkpoint(config, workdir, checkpoint_step=None):
@@ -195,7 +211,8 @@ def evaluate_checkpoint(config, workdir, checkpoint_step=None):
   evaluator = Evaluator(model, source, mesh, config)
   result = evaluator.run(state)
   write_result(workdir, result, config, step)
-  evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'eval_step_{step}'),
+  evaluator.save_examples(state, os.path.join(workdir, 'visuals',
+                                              f'eval_{config.data.eval_split}_step_{step}'),
                           config.eval.get('num_visuals', 0))
   logging.info('step %d on %s/%s: mIoU %.4f, pixel accuracy %.4f', step,
                config.data.name, config.data.eval_split, result['miou'],

@@ -68,6 +68,17 @@ def test_evaluate_checkpoint_matches_training_eval(trained):
   assert after['confusion_matrix'] == during['confusion_matrix']
 
 
+def test_evaluating_another_split_keeps_the_runs_own_result(trained):
+  workdir, _ = trained
+  own = open(os.path.join(workdir, 'eval.json')).read()
+  config = tiny_config()
+  config.data.eval_split = 'train'
+  evaluate.evaluate_checkpoint(config, workdir)
+  assert open(os.path.join(workdir, 'eval.json')).read() == own
+  other = json.load(open(os.path.join(workdir, 'eval_train.json')))
+  assert other['split'] == 'train' and other['num_images'] == config.data.num_train
+
+
 def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
   _, straight = trained
   config = tiny_config()
