@@ -45,6 +45,9 @@ if [ "$job" = test ]; then
   cmd=("$VENV/bin/python" -m pytest -q tests "$@")
 else
   cmd=("$VENV/bin/python" -m "stseg_jax.$job" "$@")
+  # XLA's persistent cache keeps each crop bucket's compiled step between runs:
+  # a rerun, or a run after `bench` of the same model and crops, skips its compiles.
+  export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$HOME/.cache/stseg_jax/xla}"
 fi
 if [ -n "$dry_run" ]; then
   printf '%q ' "${cmd[@]}"; echo
