@@ -1,7 +1,8 @@
 """Evaluates a checkpoint on a split and writes WORKDIR/eval.json.
 
-On a split other than the training run's eval split it writes
-WORKDIR/eval_<split>.json instead, leaving the run's own result in place.
+On other data than the training run evaluates on (another split, dataset or
+domain) it writes WORKDIR/eval_<split>.json (eval_B_val.json, ...) instead,
+leaving the run's own result in place.
 
   python -m stseg_jax.evaluate --config=configs/synthetic_fastscnn.py --workdir=/tmp/demo \
       [--checkpoint_step=N]
@@ -171,25 +172,29 @@ def _summed_over_processes(accumulator):
 
 
 def write_result(workdir, result, config, step):
-  """WORKDIR/eval.json (eval_<split>.json for another split): the metrics plus
+  """WORKDIR/eval.json (see `result_file` for other data): the metrics plus
   what was evaluated."""
   result.update(split=config.data.eval_split, dataset=config.data.name,
                 checkpoint_step=int(step))
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, result_file(workdir, config.data.eval_split)), 'w') as f:
+    with open(os.path.join(workdir, result_file(workdir, config.data)), 'w') as f:
       json.dump(result, f, indent=1)
 
 
-def result_file(workdir, split):
-  """eval.json for the split the run in `workdir` was trained to evaluate on,
-  eval_<split>.json for any other, so evaluating another split never
-  replaces the run's own result."""
+def result_file(workdir, data):
+  """eval.json for the data the run in `workdir` evaluates on while training;
+  for other data eval_<what differs>.json (eval_train.json, eval_B_val.json),
+  so evaluating elsewhere never replaces the run's own result."""
   try:
     with open(os.path.join(workdir, 'config.json')) as f:
-      own_split = json.load(f)['data']['eval_split']
+      own = json.load(f)['data']
   except (OSError, ValueError, KeyError):
-    own_split = split
-  return 'eval.json' if split == own_split else f'eval_{split}.json'
+    return 'eval.json'
+  differs = [data.get(key) for key in ('name', 'domain')
+             if data.get(key) and data.get(key) != own.get(key)]
+  if not differs and data.eval_split == own.get('eval_split'):
+    return 'eval.json'
+  return 'eval_' + '_'.join(differs + [data.eval_split]) + '.json'
 
 
 def evaluate_checkpoint(config, workdir, checkpoint_step=None):

@@ -77,6 +77,10 @@ def test_evaluating_another_split_keeps_the_runs_own_result(trained):
   assert open(os.path.join(workdir, 'eval.json')).read() == own
   other = json.load(open(os.path.join(workdir, 'eval_train.json')))
   assert other['split'] == 'train' and other['num_images'] == config.data.num_train
+  config.data.eval_split, config.data.domain = 'val', 'B'
+  evaluate.evaluate_checkpoint(config, workdir)
+  assert open(os.path.join(workdir, 'eval.json')).read() == own
+  assert json.load(open(os.path.join(workdir, 'eval_B_val.json')))['split'] == 'val'
 
 
 def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
