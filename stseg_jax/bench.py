@@ -223,10 +223,6 @@ def _compile_timed(step_fn, state, bucket, mesh):
   return compiled, time.perf_counter() - start
 
 
-def _call_with(step, state, batch, *, horizon):
-  return step(state, batch, horizon)
-
-
 def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_images):
   """Compile time, median step time, FLOPs and MFU of the trainer per bucket.
 
@@ -246,7 +242,7 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
   for p, (step, compile_seconds) in zip(buckets, compiled):
     batch = random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
     step_flops = model_flops(config, model, tx, state, p)
-    median, times, state = time_steps(functools.partial(_call_with, step, horizon=horizon),
+    median, times, state = time_steps(lambda s, b: step(s, b, horizon),  # pylint: disable=cell-var-from-loop
                                       state, batch, config.bench.warmup_steps,
                                       config.bench.timing_steps)
     rows.append({'crop': p.crop, 'batch_size': p.batch_size,

@@ -1,8 +1,8 @@
 """Evaluates a checkpoint on a split and writes WORKDIR/eval.json.
 
 On other data than the training run evaluates on (another split, dataset or
-domain) it writes WORKDIR/eval_<split>.json (eval_B_val.json, ...) instead,
-leaving the run's own result in place.
+domain) it writes WORKDIR/eval_<what differs>.json (eval_train.json,
+eval_B_val.json) instead, leaving the run's own result in place.
 
   python -m stseg_jax.evaluate --config=configs/synthetic_fastscnn.py --workdir=/tmp/demo \
       [--checkpoint_step=N]
@@ -216,8 +216,8 @@ def evaluate_checkpoint(config, workdir, checkpoint_step=None):
   evaluator = Evaluator(model, source, mesh, config)
   result = evaluator.run(state)
   write_result(workdir, result, config, step)
-  evaluator.save_examples(state, os.path.join(workdir, 'visuals',
-                                              f'eval_{config.data.eval_split}_step_{step}'),
+  name = os.path.splitext(result_file(workdir, config.data))[0]  # eval, eval_B_val, ...
+  evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'{name}_step_{step}'),
                           config.eval.get('num_visuals', 0))
   logging.info('step %d on %s/%s: mIoU %.4f, pixel accuracy %.4f', step,
                config.data.name, config.data.eval_split, result['miou'],

@@ -81,6 +81,7 @@ def test_evaluating_another_split_keeps_the_runs_own_result(trained):
   evaluate.evaluate_checkpoint(config, workdir)
   assert open(os.path.join(workdir, 'eval.json')).read() == own
   assert json.load(open(os.path.join(workdir, 'eval_B_val.json')))['split'] == 'val'
+  assert os.listdir(os.path.join(workdir, 'visuals', 'eval_B_val_step_4'))
 
 
 def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
