@@ -12,12 +12,37 @@ import numpy as np
 
 def pixel_nll(logits, labels, ignore_label=255):
   """Per-pixel negative log-likelihood and the mask of labelled pixels."""
-  logits = logits.astype(jnp.float32)
   valid = labels != ignore_label
-  safe_labels = jnp.where(valid, labels, 0).astype(jnp.int32)
-  log_probs = jax.nn.log_softmax(logits, axis=-1)
-  nll = -jnp.take_along_axis(log_probs, safe_labels[..., None], axis=-1)[..., 0]
-  return nll, valid
+  return _label_nll(logits.astype(jnp.float32), labels.astype(jnp.int32)), valid
+
+
+@jax.custom_vjp
+def _label_nll(logits, labels):
+  """logsumexp(logits) - logits[label], per pixel.
+
+  A one-hot select, not take_along_axis (a gather's gradient is a
+  scatter-add, a serial loop on CPU), and a written-out gradient,
+  softmax - one_hot, one elementwise pass where autodiff of log_softmax
+  stores and revisits its intermediates. An ignored pixel's label selects
+  no class; the callers' masks drop it.
+  """
+  return _label_nll_fwd(logits, labels)[0]
+
+
+def _label_nll_fwd(logits, labels):
+  one_hot = labels[..., None] == jnp.arange(logits.shape[-1])
+  lse = jax.nn.logsumexp(logits, axis=-1)
+  nll = lse - jnp.sum(jnp.where(one_hot, logits, 0.0), axis=-1)
+  return nll, (logits, lse, labels)
+
+
+def _label_nll_bwd(residuals, g):
+  logits, lse, labels = residuals
+  one_hot = labels[..., None] == jnp.arange(logits.shape[-1])
+  return (jnp.exp(logits - lse[..., None]) - one_hot) * g[..., None], None
+
+
+_label_nll.defvjp(_label_nll_fwd, _label_nll_bwd)
 
 
 def _masked_mean(values, mask):

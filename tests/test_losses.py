@@ -149,3 +149,25 @@ def test_soft_loss_gradient_is_softmax_minus_target():
                                                      soft_targets=jnp.asarray(target)))(logits)
   expected = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True) - target) / 6
   np.testing.assert_allclose(grad, expected, atol=1e-6)
+
+
+def test_cross_entropy_gradient_is_softmax_minus_one_hot_by_hand():
+  # Two pixels, 3 classes; pixel 1 ignored. d(mean nll)/d logits for the one
+  # labelled pixel: softmax - one_hot (a count of 1); zero on the ignored one.
+  logits = jnp.array([[[[0.0, math.log(2.0), math.log(5.0)], [1.0, 2.0, 3.0]]]])
+  labels = jnp.array([[[1, 255]]])
+  grad = jax.grad(lambda x: losses.cross_entropy(x, labels))(logits)
+  np.testing.assert_allclose(grad[0, 0, 0], [1 / 8, 2 / 8 - 1, 5 / 8], rtol=1e-6)
+  np.testing.assert_array_equal(grad[0, 0, 1], [0.0, 0.0, 0.0])
+
+
+def test_pixel_nll_gradient_matches_autodiff_of_log_softmax():
+  logits = jax.random.normal(jax.random.key(0), (2, 3, 4, 7)) * 3
+  labels = jax.random.randint(jax.random.key(1), (2, 3, 4), 0, 7)
+  cotangent = jax.random.normal(jax.random.key(2), labels.shape)
+  ours = lambda x: jnp.sum(losses.pixel_nll(x, labels)[0] * cotangent)
+  reference = lambda x: -jnp.sum(jnp.take_along_axis(
+      jax.nn.log_softmax(x), labels[..., None], -1)[..., 0] * cotangent)
+  np.testing.assert_allclose(ours(logits), reference(logits), rtol=1e-5)
+  np.testing.assert_allclose(jax.grad(ours)(logits), jax.grad(reference)(logits),
+                             rtol=1e-5, atol=1e-6)

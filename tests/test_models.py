@@ -63,6 +63,32 @@ def test_resize_bilinear_matches_torch_formula(size_in, size_out):
                              rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize('shape,size', [((2, 4, 5, 3), (32, 40)), ((1, 3, 2, 2), (6, 16)),
+                                        ((1, 1, 1, 2), (8, 8)), ((2, 5, 7, 3), (15, 36))])
+def test_resize_bilinear_gradient_matches_dense_resize(shape, size):
+  # Integer factors take the phase form with its written-out gradient; 36/7
+  # falls back to jax.image.resize: both against jax.image.resize's autodiff.
+  x = jax.random.normal(jax.random.key(0), shape)
+  dense = lambda x: jax.image.resize(x, (shape[0], *size, shape[3]), 'bilinear',
+                                     antialias=False)
+  np.testing.assert_allclose(layers.resize_bilinear(x, size), dense(x), rtol=1e-5, atol=1e-5)
+  cotangent = jax.random.normal(jax.random.key(1), (shape[0], *size, shape[3]))
+  grad = lambda f: jax.grad(lambda x: jnp.sum(f(x) * cotangent))(x)
+  np.testing.assert_allclose(grad(lambda x: layers.resize_bilinear(x, size)), grad(dense),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_pointwise_conv_is_nn_conv():
+  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 4))
+  for use_bias in (False, True):
+    ours, ref = layers.PointwiseConv(3, use_bias=use_bias), nn.Conv(3, (1, 1), use_bias=use_bias)
+    variables = ours.init(jax.random.key(1), x)
+    # Same parameter tree and initial values, so checkpoints do not care.
+    jax.tree.map(np.testing.assert_array_equal, variables, ref.init(jax.random.key(1), x))
+    np.testing.assert_allclose(ours.apply(variables, x), ref.apply(variables, x),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_adaptive_avg_pool_hand_example():
   x = (10.0 * np.arange(5)[:, None] + np.arange(3)[None, :])[None, ..., None]
   # H=5 into 2 bins: rows [0, 3) and [2, 5); W=3: cols [0, 2) and [1, 3).

@@ -9,19 +9,91 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stseg_jax.models import batch_norm as batch_norm_lib
 from stseg_jax.models import resnet
 from stseg_jax.models import wideresnet38
 
 
 def resize_bilinear(x, size):
   """Bilinear NHWC resize to `size`, as torch's align_corners=False."""
-  # jax.image.resize samples at half-pixel centres, as torch does with
-  # align_corners=False. antialias=False keeps downsampling a plain 2-tap
-  # interpolation (torch's behaviour) rather than a box-filtered one.
-  # It contracts with dense (out, in) weight matrices, which inflates XLA's
-  # FLOP count; on CPU its gradient still beat a 2-tap gather (scatter-add).
-  n, _, _, c = x.shape
-  return jax.image.resize(x, (n, *size, c), 'bilinear', antialias=False)
+  for axis, out in ((1, size[0]), (2, size[1])):
+    if out == x.shape[axis]:
+      continue
+    if out % x.shape[axis] == 0:
+      x = _upsample_axis(x, axis, out // x.shape[axis])
+    else:
+      # jax.image.resize samples at half-pixel centres, as torch does with
+      # align_corners=False; antialias=False keeps downsampling a plain 2-tap
+      # interpolation (torch's behaviour) rather than a box-filtered one. It
+      # contracts with a dense (out, in) matrix: fine for the odd ratios left.
+      shape = list(x.shape)
+      shape[axis] = out
+      x = jax.image.resize(x, shape, 'bilinear', antialias=False)
+  return x
+
+
+def _phase_weights(factor):
+  """Per output phase r, the weights of rows k-1, k, k+1 (see _upsample_axis)."""
+  d = (np.arange(factor) + 0.5) / factor - 0.5
+  return np.maximum(-d, 0), 1 - np.abs(d), np.maximum(d, 0)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _upsample_axis(x, axis, factor):
+  """Bilinear upsampling by an integer `factor` along `axis`, as torch's.
+
+  Output row f*k + r lies at source position k + d_r, d_r = (r + 0.5) / f - 0.5,
+  so it blends row k with row k - 1 (d_r < 0) or k + 1 (d_r > 0) by fixed
+  weights: shifted views of the edge-padded input, weighted per phase r and
+  interleaved. A few FLOPs per output where a dense interpolation matrix
+  costs one multiply-add per input row. Edge padding reproduces torch's
+  clamping at both borders.
+  """
+  n = x.shape[axis]
+  pad = [(0, 0)] * x.ndim
+  pad[axis] = (1, 1)
+  xp = jnp.pad(x, pad, mode='edge')
+  prev, cur, nxt = (jax.lax.slice_in_dim(xp, s, s + n, axis=axis) for s in range(3))
+  weight_shape = [1] * (x.ndim + 1)
+  weight_shape[axis + 1] = factor
+  out = 0
+  for view, weights in zip((prev, cur, nxt), _phase_weights(factor)):
+    out = out + jnp.expand_dims(view, axis + 1) * weights.reshape(weight_shape).astype(x.dtype)
+  shape = list(x.shape)
+  shape[axis] = n * factor
+  return out.reshape(shape)
+
+
+def _upsample_axis_fwd(x, axis, factor):
+  return _upsample_axis(x, axis, factor), None
+
+
+def _upsample_axis_bwd(axis, factor, _, g):
+  # One pass over the large output gradient: per input row, its weighted sums
+  # for the row itself and for the rows above and below (one variadic reduce
+  # over the phase axis), then cheap shifts at input resolution.
+  shape, dtype = list(g.shape), g.dtype
+  n = shape[axis] // factor
+  g = g.reshape(shape[:axis] + [n, factor] + shape[axis + 1:]).astype(jnp.float32)
+  weight_shape = [1] * g.ndim
+  weight_shape[axis + 1] = factor
+  zero = jnp.zeros((), jnp.float32)
+  to_prev, to_cur, to_next = jax.lax.reduce(
+      [g * w.reshape(weight_shape).astype(jnp.float32) for w in _phase_weights(factor)],
+      [zero] * 3, lambda a, b: [x + y for x, y in zip(a, b)], (axis + 1,))
+  # Row k-1 receives to_prev[k], row k+1 to_next[k]; what falls off an end
+  # belongs to the border row (edge clamping).
+  def place(part, start, stop, at):
+    widths = [(0, 0)] * part.ndim
+    widths[axis] = (at, n - at - (stop - start))
+    return jnp.pad(jax.lax.slice_in_dim(part, start, stop, axis=axis), widths)
+
+  dx = (to_cur + place(to_prev, 1, n, 0) + place(to_next, 0, n - 1, 1)
+        + place(to_prev, 0, 1, 0) + place(to_next, n - 1, n, n - 1))
+  return (dx.astype(dtype),)
+
+
+_upsample_axis.defvjp(_upsample_axis_fwd, _upsample_axis_bwd)
 
 
 def _pool_matrix(size, bins):
@@ -82,10 +154,10 @@ def _depthwise_bwd(s, d, residuals, g):
   k = kernel.shape[0]
   pad = d * (k // 2)
   taps = _taps(xp, k, s, d, g.shape[1:3])
-  # A contraction, not jnp.sum(t * g): XLA's CPU reduce accumulates in order,
-  # and over N*H*W terms of both signs that lost ~1e-3 relative accuracy.
-  dkernel = jnp.stack([jnp.einsum('nhwc,nhwc->c', t, g,
-                                  preferred_element_type=jnp.float32) for t in taps])
+  # All k*k kernel sums in one pass: the products fuse into the reduction,
+  # so no tap is stored (as k*k einsums, each tap was materialised first).
+  products = [t.astype(jnp.float32) * g.astype(jnp.float32) for t in taps]
+  dkernel = jnp.stack(batch_norm_lib.channel_sums(products))
   # Input gradient: spread g back with stride s, then correlate with the
   # flipped kernel (a stride-1 depthwise conv of the dilated g).
   g_dil = jax.lax.pad(g, jnp.zeros((), g.dtype),
@@ -126,6 +198,29 @@ class DepthwiseConv(nn.Module):
                           self.dilation)
 
 
+class PointwiseConv(nn.Module):
+  """1x1 convolution as a matrix product over the channel axis.
+
+  Same parameters as nn.Conv (1, 1): 'kernel' of shape (1, 1, Cin, Cout) and
+  an optional 'bias', same initialisers. As a convolution, XLA:CPU transposes
+  both operands of the kernel gradient into a batch-as-feature layout first;
+  as a product the gradient is one GEMM over the N*H*W rows.
+  """
+  features: int
+  use_bias: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (1, 1, x.shape[-1], self.features), jnp.float32)
+    y = jnp.dot(x.astype(self.dtype), kernel[0, 0].astype(self.dtype))
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (self.features,),
+                         jnp.float32).astype(self.dtype)
+    return y
+
+
 class ConvBN(nn.Module):
   """Bias-free convolution, BatchNorm and an optional activation."""
   features: int
@@ -145,6 +240,10 @@ class ConvBN(nn.Module):
                         name='Conv_0')(x)
       x = batch_norm(train, self.dtype)(x)
       return x if self.act is None else self.act(x)
+    if self.kernel == 1 and self.strides == 1 and self.groups == 1:
+      x = PointwiseConv(self.features, dtype=self.dtype, name='Conv_0')(x)
+      x = batch_norm(train, self.dtype)(x)
+      return x if self.act is None else self.act(x)
     x = nn.Conv(self.features, (self.kernel, self.kernel),
                 strides=self.strides, kernel_dilation=self.dilation,
                 padding=[(self.dilation * (self.kernel // 2),) * 2] * 2,
@@ -162,8 +261,7 @@ class Classifier(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     del train
-    return nn.Conv(self.num_classes, (1, 1), dtype=self.dtype,
-                   param_dtype=jnp.float32)(x)
+    return PointwiseConv(self.num_classes, use_bias=True, dtype=self.dtype, name='Conv_0')(x)
 
 
 class PyramidPooling(nn.Module):

@@ -22,6 +22,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from stseg_jax.models import batch_norm as batch_norm_lib
+
 STAGES = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 EXPANSION = 4
 
@@ -33,10 +35,7 @@ def batch_norm(train, dtype, name):
   """BatchNorm matching torch's defaults (torch momentum 0.1 == flax 0.9)."""
   # No axis_name: under jax.jit with a sharded batch the statistics are
   # global (cross-replica BN). Two-pass variance: E[x^2] - E[x]^2 cancels.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, use_fast_variance=False, dtype=dtype,
-                      param_dtype=jnp.float32,
-                      name=name)
+  return batch_norm_lib.BatchNorm(not train, 0.9, 1e-5, dtype, name=name)
 
 
 def conv(features, kernel, stride=1, dilation=1, groups=1, dtype=jnp.float32,
