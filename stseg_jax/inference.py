@@ -102,7 +102,7 @@ def resize_image(image, hw):
 
 
 def resize_probs(probs, hw):
-  """Bilinear HxWxC resize, half-pixel centres (as layers.resize_bilinear)."""
+  """Bilinear HxWxC resize, half-pixel centres (as models.resize.bilinear)."""
   for axis, out in enumerate(hw):
     probs = _lerp_axis(probs, out, axis)
   return probs

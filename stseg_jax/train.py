@@ -202,6 +202,17 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
                      'param_norm': optax.tree.norm(params)}
 
 
+def make_step_fn(config, model, tx, mesh, class_weights=None):
+  """`train_step` jitted over the mesh: state replicated and donated, batch split."""
+  return jax.jit(
+      functools.partial(train_step, model=model, tx=tx, config=config,
+                        class_weights=class_weights),
+      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh),
+                    sharding.replicated(mesh)),
+      out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
+      donate_argnums=0)
+
+
 def batch_spec(batch_size, crop, mesh, soft_k=0):
   """The global batch of a bucket as ShapeDtypeStructs (see pipeline.train_epoch)."""
   data = sharding.data_sharding(mesh)
@@ -289,13 +300,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   elif config.train.get('init_from', ''):
     state = _init_from_checkpoint(state, config.train.init_from, mesh)
 
-  step_fn = jax.jit(
-      functools.partial(train_step, model=model, tx=tx, config=config,
-                        class_weights=class_weights),
-      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh),
-                    sharding.replicated(mesh)),
-      out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
-      donate_argnums=0)
+  step_fn = make_step_fn(config, model, tx, mesh, class_weights)
   executor = futures.ThreadPoolExecutor(max_workers=1)
   compiled = compile_buckets(step_fn, state, plan, mesh, executor, soft_k)
   evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from stseg_jax import models
+from stseg_jax.models import conv
 from stseg_jax.models import layers
+from stseg_jax.models import resize
 from stseg_jax.models.summary import random_variables
 
 # Scaled-down CamVid (360x480) and KITTI (368x1224) shapes: odd on purpose.
@@ -57,7 +59,7 @@ def _resize_reference(x, out):
 @pytest.mark.parametrize('size_in,size_out', [(3, 7), (7, 3), (5, 5), (4, 8)])
 def test_resize_bilinear_matches_torch_formula(size_in, size_out):
   x = np.random.default_rng(0).normal(size=size_in).astype(np.float32)
-  got = layers.resize_bilinear(jnp.asarray(x)[None, :, None, None],
+  got = resize.bilinear(jnp.asarray(x)[None, :, None, None],
                                (size_out, 1))
   np.testing.assert_allclose(got[0, :, 0, 0], _resize_reference(x, size_out),
                              rtol=1e-5, atol=1e-6)
@@ -71,17 +73,17 @@ def test_resize_bilinear_gradient_matches_dense_resize(shape, size):
   x = jax.random.normal(jax.random.key(0), shape)
   dense = lambda x: jax.image.resize(x, (shape[0], *size, shape[3]), 'bilinear',
                                      antialias=False)
-  np.testing.assert_allclose(layers.resize_bilinear(x, size), dense(x), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(resize.bilinear(x, size), dense(x), rtol=1e-5, atol=1e-5)
   cotangent = jax.random.normal(jax.random.key(1), (shape[0], *size, shape[3]))
   grad = lambda f: jax.grad(lambda x: jnp.sum(f(x) * cotangent))(x)
-  np.testing.assert_allclose(grad(lambda x: layers.resize_bilinear(x, size)), grad(dense),
+  np.testing.assert_allclose(grad(lambda x: resize.bilinear(x, size)), grad(dense),
                              rtol=1e-5, atol=1e-5)
 
 
 def test_pointwise_conv_is_nn_conv():
   x = jax.random.normal(jax.random.key(0), (2, 5, 6, 4))
   for use_bias in (False, True):
-    ours, ref = layers.PointwiseConv(3, use_bias=use_bias), nn.Conv(3, (1, 1), use_bias=use_bias)
+    ours, ref = conv.PointwiseConv(3, use_bias=use_bias), nn.Conv(3, (1, 1), use_bias=use_bias)
     variables = ours.init(jax.random.key(1), x)
     # Same parameter tree and initial values, so checkpoints do not care.
     jax.tree.map(np.testing.assert_array_equal, variables, ref.init(jax.random.key(1), x))
@@ -89,13 +91,27 @@ def test_pointwise_conv_is_nn_conv():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_stem_conv_is_nn_conv_3x3_stride_2():
+  x = jax.random.normal(jax.random.key(0), (2, 10, 14, 3))
+  ours = conv.StemConv(8)
+  ref = nn.Conv(8, (3, 3), strides=2, padding=[(1, 1), (1, 1)], use_bias=False)
+  variables = ours.init(jax.random.key(1), x)
+  jax.tree.map(np.testing.assert_array_equal, variables, ref.init(jax.random.key(1), x))
+  np.testing.assert_allclose(ours.apply(variables, x), ref.apply(variables, x), rtol=1e-5,
+                             atol=1e-5)
+  cotangent = jax.random.normal(jax.random.key(2), (2, 5, 7, 8))
+  grad = lambda m: jax.grad(lambda v, x: jnp.sum(m.apply(v, x) * cotangent), (0, 1))(variables, x)
+  for a, b in zip(jax.tree.leaves(grad(ours)), jax.tree.leaves(grad(ref))):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_adaptive_avg_pool_hand_example():
   x = (10.0 * np.arange(5)[:, None] + np.arange(3)[None, :])[None, ..., None]
   # H=5 into 2 bins: rows [0, 3) and [2, 5); W=3: cols [0, 2) and [1, 3).
-  got = layers.adaptive_avg_pool(jnp.asarray(x, jnp.float32), 2)
+  got = resize.adaptive_avg_pool(jnp.asarray(x, jnp.float32), 2)
   np.testing.assert_allclose(got[0, ..., 0], [[10.5, 11.5], [30.5, 31.5]])
   # More bins than rows: windows [0,1) [0,2) [1,3) [2,4) [3,5) [4,5).
-  got = layers.adaptive_avg_pool(jnp.asarray(x[:, :, :1], jnp.float32), 6)
+  got = resize.adaptive_avg_pool(jnp.asarray(x[:, :, :1], jnp.float32), 6)
   np.testing.assert_allclose(got[0, :, 0, 0], [0, 5, 15, 25, 35, 40])
 
 
@@ -208,7 +224,7 @@ def test_depthwise_conv_equals_grouped_conv(strides, dilation, size):
                     padding=[(dilation, dilation)] * 2, feature_group_count=6,
                     use_bias=False)
   params = grouped.init(jax.random.key(1), x)
-  ours = layers.DepthwiseConv(3, strides, dilation)
+  ours = conv.DepthwiseConv(3, strides, dilation)
   np.testing.assert_allclose(ours.apply(params, x), grouped.apply(params, x),
                              rtol=1e-5, atol=1e-5)
 
@@ -221,7 +237,7 @@ def test_depthwise_conv_gradients_equal_grouped_conv(strides, dilation, size):
   grouped = lambda x, w: jax.lax.conv_general_dilated(
       x, w, (strides, strides), [(dilation, dilation)] * 2, rhs_dilation=(dilation, dilation),
       dimension_numbers=('NHWC', 'HWIO', 'NHWC'), feature_group_count=6)
-  ours = lambda x, w: layers.depthwise_conv(x, w, strides, dilation)
+  ours = lambda x, w: conv.depthwise_conv(x, w, strides, dilation)
   cotangent = jax.random.normal(jax.random.key(2), grouped(x, kernel).shape)
   loss = lambda f: (lambda x, w: jnp.sum(f(x, w) * cotangent))
   for got, want in zip(jax.grad(loss(ours), (0, 1))(x, kernel),

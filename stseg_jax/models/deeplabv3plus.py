@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from stseg_jax.models import layers
+from stseg_jax.models import resize
 
 
 class ASPP(nn.Module):
@@ -43,10 +44,10 @@ class DeepLabV3Plus(nn.Module):
     rates = tuple(r * 16 // self.output_stride for r in (6, 12, 18))
     y = ASPP(rates, dtype=self.dtype)(feats['out'], train)
     low = layers.ConvBN(48, dtype=self.dtype)(feats['low_level'], train)
-    y = layers.resize_bilinear(y, low.shape[1:3])
+    y = resize.bilinear(y, low.shape[1:3])
     y = jnp.concatenate([y, low], axis=-1)
     for _ in range(2):
       y = layers.ConvBN(256, 3, dtype=self.dtype)(y, train)
     y = layers.Classifier(self.num_classes, dtype=self.dtype)(y)
     # Upsample in float32 so the loss sees f32 logits even with bf16 compute.
-    return {'logits': layers.resize_bilinear(y.astype(jnp.float32), size)}
+    return {'logits': resize.bilinear(y.astype(jnp.float32), size)}

@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from stseg_jax.models import layers
+from stseg_jax.models import resize
 
 
 class DSConv(nn.Module):
@@ -70,7 +71,7 @@ class FeatureFusion(nn.Module):
   def __call__(self, high, low, train: bool = False):
     # Resize to the high branch's exact shape (not a fixed x4) so odd input
     # sizes line up. The paper's dilated depthwise conv is kept undilated.
-    low = layers.resize_bilinear(low, high.shape[1:3])
+    low = resize.bilinear(low, high.shape[1:3])
     c = low.shape[-1]
     low = layers.ConvBN(c, 3, groups=c, dtype=self.dtype,
                          shifted_depthwise=self.shifted_depthwise)(low, train)
@@ -99,4 +100,4 @@ class FastSCNN(nn.Module):
       y = DSConv(128, dtype=self.dtype, shifted_depthwise=self.shifted_depthwise)(y, train)
     # The paper's dropout before the classifier is left out.
     y = layers.Classifier(self.num_classes, dtype=self.dtype)(y)
-    return {'logits': layers.resize_bilinear(y.astype(jnp.float32), size)}
+    return {'logits': resize.bilinear(y.astype(jnp.float32), size)}

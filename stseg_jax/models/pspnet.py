@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from stseg_jax.models import layers
+from stseg_jax.models import resize
 
 
 class PSPNet(nn.Module):
@@ -26,9 +27,9 @@ class PSPNet(nn.Module):
     # The paper's 0.1 dropout before the classifiers is left out.
     y = layers.ConvBN(512, 3, dtype=self.dtype)(y, train)
     y = layers.Classifier(self.num_classes, dtype=self.dtype)(y)
-    out = {'logits': layers.resize_bilinear(y.astype(jnp.float32), size)}
+    out = {'logits': resize.bilinear(y.astype(jnp.float32), size)}
     if self.aux_head:
       a = layers.ConvBN(256, 3, dtype=self.dtype)(feats['aux'], train)
       a = layers.Classifier(self.num_classes, dtype=self.dtype)(a)
-      out['aux_logits'] = layers.resize_bilinear(a.astype(jnp.float32), size)
+      out['aux_logits'] = resize.bilinear(a.astype(jnp.float32), size)
     return out

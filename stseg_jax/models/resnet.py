@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from stseg_jax.models import batch_norm as batch_norm_lib
+from stseg_jax.models import conv as conv_lib
 
 STAGES = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 EXPANSION = 4
@@ -41,6 +42,9 @@ def batch_norm(train, dtype, name):
 def conv(features, kernel, stride=1, dilation=1, groups=1, dtype=jnp.float32,
          name=None):
   """Bias-free conv with torch's symmetric padding (dilation * (k - 1) / 2)."""
+  if kernel == 1 and groups == 1:
+    return conv_lib.PointwiseConv(features, stride, kernel_init=conv_init, dtype=dtype,
+                                  name=name)
   pad = dilation * (kernel - 1) // 2
   return nn.Conv(features, (kernel, kernel), strides=stride,
                  padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,

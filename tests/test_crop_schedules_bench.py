@@ -1,4 +1,4 @@
-"""stseg_jax.bench: the prediction math by hand, the peak table, one tiny CLI run.
+"""stseg_jax.bench (crop_schedules): the prediction math by hand, the peak table, one tiny CLI run.
 
 No timing assertions: speed goals live in the benchmark's output.
 """
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from stseg_jax import bench
+from stseg_jax.bench import crop_schedules as bench
 from stseg_jax.train import EpochPlan
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -30,18 +30,15 @@ import shutil
 import statistics
 import time
 
-from absl import app
-from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 import optax
 
 from stseg_jax import config_check
-from stseg_jax import distributed
 from stseg_jax import evaluate as evaluate_lib
+from stseg_jax import losses
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
@@ -183,7 +180,7 @@ def model_flops(config, model, tx, state, bucket):
       state)
   batch = train.batch_spec(bucket.batch_size, bucket.crop, cpu_mesh)
   _, horizon = train.step_spec(state, cpu_mesh)
-  return flops(trainer_step_fn(config, model, tx, cpu_mesh).lower(abstract_state, batch, horizon))
+  return flops(train.make_step_fn(config, model, tx, cpu_mesh).lower(abstract_state, batch, horizon))
 
 
 def _rates(compiled, model_flops_per_step, seconds, batch_size):
@@ -206,17 +203,6 @@ def _rates(compiled, model_flops_per_step, seconds, batch_size):
                                                   jax.devices()[0].device_kind)}
 
 
-def trainer_step_fn(config, model, tx, mesh):
-  """The jitted train step exactly as `train.train_and_evaluate` builds it."""
-  return jax.jit(
-      functools.partial(train.train_step, model=model, tx=tx, config=config,
-                        class_weights=None),
-      in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh),
-                    sharding.replicated(mesh)),
-      out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
-      donate_argnums=0)
-
-
 def _compile_timed(step_fn, state, bucket, mesh):
   start = time.perf_counter()
   compiled = train.compile_buckets(step_fn, state, [bucket], mesh)[bucket.crop].result()
@@ -231,7 +217,7 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
   bucket's compile seconds then overlap. Returns the rows, the compile wall
   time, and the state after the last step (the step donates it).
   """
-  step_fn = trainer_step_fn(config, model, tx, mesh)
+  step_fn = train.make_step_fn(config, model, tx, mesh)
   horizon = sharding.to_replicated(np.int32(total_images), mesh)
   start = time.perf_counter()
   with futures.ThreadPoolExecutor(config.bench.get('compile_workers', 1)) as pool:
@@ -265,8 +251,9 @@ def plain_step(carry, batch, *, model, tx, aux_weight, dropout_rng):
     outputs, new_vars = model.apply({'params': params, 'batch_stats': batch_stats}, images,
                                     train=True, mutable=['batch_stats'],
                                     rngs={'dropout': dropout_rng})
-    ce = lambda logits: optax.softmax_cross_entropy_with_integer_labels(
-        logits.astype(jnp.float32), labels).mean()
+    # The trainer's loss function, so the two steps differ in what the
+    # trainer adds around the network (LR, metrics, checks), not in the loss.
+    ce = lambda logits: losses.cross_entropy(logits, labels)
     loss = ce(outputs['logits'])
     if outputs.get('aux_logits') is not None:
       loss = loss + aux_weight * ce(outputs['aux_logits'])
@@ -562,21 +549,3 @@ def plot(result, path):
   right.legend(fontsize=8, loc='lower right')
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-
-
-# --- Entry point --------------------------------------------------------------
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  del argv
-  distributed.initialize()
-  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir))
-
-
-if __name__ == '__main__':
-  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Where bench.json, bench.png and runs/ go.')
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, flags_parser=config_check.parse_flags)
