@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax.data import errors
+from stseg_jax.data import example_proto
 from stseg_jax.data import tfrecord
 from stseg_jax.data.centroids import CentroidIndex
 
@@ -99,29 +100,12 @@ def png_decode(data, what='label/png'):
     return np.asarray(im)
 
 
-_PROTOS_LOCK = threading.Lock()
-
-
-def _protos():
-  """tf.train.Example's protobuf modules (from tfds: no TensorFlow needed).
-
-  Imported on first use: tfds takes seconds to import, and a run without
-  pseudo labels should not pay for it or need it installed. One thread
-  imports, under a lock: grain's reader threads importing tfds at once
-  deadlocked in its lazy imports (seen in a data worker process).
-  """
-  with _PROTOS_LOCK:
-    from tensorflow_datasets.proto import tf_example_pb2, tf_feature_pb2  # pylint: disable=g-import-not-at-top
-  return tf_example_pb2, tf_feature_pb2
-
-
 def _feature(kind, values):
-  _, tf_feature_pb2 = _protos()
   if kind == 'bytes':
-    return tf_feature_pb2.Feature(bytes_list=tf_feature_pb2.BytesList(value=values))
+    return example_proto.Feature(bytes_list=example_proto.BytesList(value=values))
   if kind == 'int64':
-    return tf_feature_pb2.Feature(int64_list=tf_feature_pb2.Int64List(value=values))
-  return tf_feature_pb2.Feature(float_list=tf_feature_pb2.FloatList(value=values))
+    return example_proto.Feature(int64_list=example_proto.Int64List(value=values))
+  return example_proto.Feature(float_list=example_proto.FloatList(value=values))
 
 
 def _as_uint8_map(name, array, shape):
@@ -169,8 +153,7 @@ def encode_example(image_id, path, label, confidence=None, topk=None, centroids=
   feats['centroids/yx'] = ('float', yx)
   if teacher_step is not None:
     feats['teacher/step'] = ('int64', [int(teacher_step)])
-  tf_example_pb2, tf_feature_pb2 = _protos()
-  example = tf_example_pb2.Example(features=tf_feature_pb2.Features(
+  example = example_proto.Example(features=example_proto.Features(
       feature={k: _feature(kind, v) for k, (kind, v) in feats.items()}))
   # Sorted map keys: the same inputs give the same bytes, so reruns are byte-identical.
   return example.SerializeToString(deterministic=True)
@@ -193,9 +176,8 @@ def _topk_features(topk, h, w):
 
 
 def _parse(data):
-  tf_example_pb2, _ = _protos()
   try:
-    return tf_example_pb2.Example.FromString(data).features.feature
+    return example_proto.Example.FromString(data).features.feature
   except Exception as e:  # protobuf's DecodeError has no stable import path
     raise errors.DataError(f'not a tf.train.Example ({len(data)} bytes): {e}') from e
 

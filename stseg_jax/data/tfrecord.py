@@ -31,7 +31,12 @@ class CorruptRecordError(errors.DataError):
 
   def __init__(self, path, offset, what):
     super().__init__(f'{path}: corrupt TFRecord at byte offset {offset}: {what}')
-    self.path, self.offset = path, offset
+    self.path, self.offset, self.what = path, offset, what
+
+  def __reduce__(self):
+    # Pickled by its own arguments: grain's worker processes send errors to
+    # the trainer, and the default (the message alone) cannot rebuild it.
+    return CorruptRecordError, (self.path, self.offset, self.what)
 
 
 def masked_crc(data):
