@@ -4,10 +4,10 @@ XLA:CPU allocates each step's buffers with malloc and frees them after it.
 glibc serves large blocks with mmap, or from per-thread arenas it trims, and
 hands the pages back to the OS on free; the next step faults every page in
 again and the kernel zeroes it. A Fast-SCNN step at 256 x 256, batch 8, took
-83,000 page faults (340 MB) and 0.32 s; with glibc told to keep freed memory
-it takes none and 0.23 s (benchmarks/README.md). The settings: one arena (the
-main heap, which honours the trim threshold), no mmap for large blocks, and a
-trim threshold of 2 GB, so a process's heap stays at its high-water mark.
+83,000 page faults (340 MB) per step (benchmarks/README.md). The settings:
+one arena (the main heap), no mmap for large blocks, and no trimming (a trim
+threshold of 2 GB still let a 512 x 512 step's 1.3 GB of temporaries go back
+to the OS on some steps), so the heap stays at its high-water mark.
 
 `apply()` runs at `import stseg_jax`: arenas are made by the first malloc of
 each thread, so the settings must come before JAX starts its thread pools.
@@ -20,7 +20,8 @@ import os
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
-_SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))
+# A trim threshold of -1 is SIZE_MAX to glibc (mallopt takes an int): never trim.
+_SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))
 
 applied = False
 

@@ -84,7 +84,7 @@ def time_crop(config, num_classes, crop, mesh):
   b = config.bench
   batch = crop_schedules.random_batch(b.batch_size, crop, num_classes, mesh, seed=crop)
   host = jax.device_get(batch)
-  images, labels = torch.from_numpy(host['image']), torch.from_numpy(host['label'])
+  images, labels = (torch.from_numpy(np.array(host[k])) for k in ('image', 'label'))
   jax_steps, jax_params = _jax_steps(config, num_classes, crop, mesh)
   torch_steps, torch_params = _torch_steps(config, num_classes)
   if jax_params != torch_params:
@@ -117,6 +117,7 @@ def time_crop(config, num_classes, crop, mesh):
           'median_seconds': medians, 'all_seconds': times, 'torch_peer': torch_best,
           # Page faults per call (host_memory.py): ~0 once the heap has grown.
           'median_page_faults': {name: statistics.median(f) for name, f in faults.items()},
+          'all_page_faults': faults,
           'speedup_over_torch': medians[torch_best] / medians['trainer'],
           'trainer_overhead_percent': 100 * (medians['trainer'] / medians['plain_jax'] - 1)}
 
