@@ -32,6 +32,9 @@ def get_config():
   c.data.kshot = 0  # images per class of a '<split>_kshot' split (data/kshot.py)
   c.data.kshot_min_pixels = 64  # a class counts as present in an image from this many pixels
   c.data.split_seed = 0  # seeds the _labeled/_unlabeled and _kshot splits
+  c.data.labeled_fraction = 0.25  # of a split, its <split>_labeled part (the rest: _unlabeled)
+  c.data.labeled_sequences = ()  # instead: the images whose id starts with one of these
+  c.data.resize_factor = 1.0  # every image and label resized on load (real datasets at 1/2 ...)
   c.data.cache_dir = '~/.cache/stseg_jax/synthetic'  # rendered scenes; '' = none
   c.data.num_workers = 0  # grain worker processes; 0 = threads in-process
 
@@ -40,6 +43,7 @@ def get_config():
   c.augment.flip = True
   c.augment.blur_prob = 0.5
   c.augment.color_jitter = 0.1
+  c.augment.grayscale_prob = 0.0  # a crop turned grey (strong augmentation)
   c.augment.center_jitter = 0.1
   c.augment.ignore_label = 255
 
@@ -78,6 +82,15 @@ def get_config():
   c.pseudo_label.confidence_threshold = 0.0  # >0: less confident pixels ignored
   c.pseudo_label.store_confidence = False
   c.pseudo_label.soft_topk = 0  # >0: also store the K most likely classes' probabilities
+  # How the teacher predicts the labels, apart from how models are scored
+  # (c.inference below). The paper labels with scales (0.5, 1.0, 2.0) and
+  # flips; these defaults are the cheap single pass.
+  c.pseudo_label.inference = ml_collections.ConfigDict()
+  c.pseudo_label.inference.scales = (1.0,)
+  c.pseudo_label.inference.flip = False
+  c.pseudo_label.inference.tile_size = (0, 0)
+  c.pseudo_label.inference.tile_overlap = 1 / 3
+  c.pseudo_label.inference.tile_batch = 8
 
   # Test-time recipe for evaluation and pseudo labels. The paper's: scales
   # (0.5, 1.0, 2.0), flip, overlapping tiles; tile_size (0, 0) = whole image.
@@ -97,6 +110,20 @@ def get_config():
   c.pseudo.duplicate_real = False  # baseline (Table 2b): real labels again in place of pseudo
   c.pseudo.ratio = 3.0  # pseudo items per real item in each epoch (Table 2a)
   c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
+  # Regions of pseudo labels smaller than this get no centroid: in the demo's
+  # labels 57% of the regions were under 64 pixels, and the ground truth at
+  # their centroids matched the class for 23% of them (issue 16).
+  c.pseudo.centroid_min_pixels = 64
+  # Pixels dropped to ignore when the student reads the labels (need labels
+  # made with pseudo_label.store_confidence): below a confidence, or per class
+  # outside its most confident fraction (data/pseudo_source.py); 0 = off.
+  c.pseudo.confidence_threshold = 0.0
+  c.pseudo.class_keep_fraction = 0.0
+  # Strong augmentation of the pseudo-labelled crops only (ST++): these
+  # augment fields instead of c.augment's, plus CutMix between pseudo crops.
+  c.pseudo.strong_augment = False
+  c.pseudo.augment = ml_collections.ConfigDict(
+      {'color_jitter': 0.5, 'grayscale_prob': 0.2, 'blur_prob': 0.5, 'cutmix_prob': 0.5})
   # Soft labels (Table 7): cross-entropy to the teacher's top-K probabilities
   # (needs labels made with pseudo_label.soft_topk > 0); real crops count one-hot.
   c.pseudo.soft = False
@@ -106,6 +133,14 @@ def get_config():
   c.self_training = ml_collections.ConfigDict()
   c.self_training.loops = 1
   c.self_training.mode = 'joint'  # or 'pretrain_finetune' (Table 8)
+  # The student starts from the teacher's weights (train.init_from) rather
+  # than from scratch (or a pretrained backbone) as in the paper.
+  c.self_training.student_from_teacher = False
+  # Before any student: check the teacher is in the regime self-training can
+  # help (stseg_jax/gates.py); with an oracle split, train an oracle on all
+  # of it first (e.g. 'train' when the teacher has 'train_labeled').
+  c.self_training.gates = False
+  c.self_training.oracle_split = ''
   # Overrides for the finetuning stage of 'pretrain_finetune' (paper: LR 0.002).
   c.finetune = ml_collections.ConfigDict({'train': {'base_lr': 0.002}})
   # Cross-domain (section 3.4): overrides for finetuning on the target domain's
@@ -116,7 +151,11 @@ def get_config():
   c.loss = ml_collections.ConfigDict()
   c.loss.ohem = True
   c.loss.ohem_thresh = 0.7
-  c.loss.ohem_min_kept = 100_000
+  c.loss.ohem_min_kept = 100_000  # per image, as mmsegmentation counts it
+  # OHEM ranks pseudo-labelled pixels too (the paper's single recipe). Off:
+  # they all count, as the teacher's hard pixels are mostly its mistakes
+  # (demo labels: OHEM kept 85-87% of the wrong ones; issue 16).
+  c.loss.ohem_pseudo = False
   c.loss.aux_weight = 0.4
   c.loss.class_weighting = ''  # '' | 'enet' | 'median_frequency' (losses.class_weights)
 

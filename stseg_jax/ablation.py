@@ -27,7 +27,7 @@ from stseg_jax import self_train
 # Overrides may only touch what the teacher does not see, or the shared teacher
 # and labels would belong to another config.
 STUDENT_ONLY = ('student', 'self_training', 'finetune')
-SHARED_STAGES = ('teacher', 'labels')
+SHARED_STAGES = ('teacher', 'oracle', 'labels')
 
 
 def variant_config(config, overrides, name):

@@ -87,28 +87,35 @@ def cross_entropy(logits, labels, ignore_label=255, class_weights=None):
   return _weighted_mean(nll, valid, labels, class_weights)
 
 
-def ohem_mask(logits, labels, ignore_label=255, thresh=0.7, min_kept=100_000):
+def ohem_mask(logits, labels, ignore_label=255, thresh=0.7, min_kept=100_000, exempt=None):
   """Pixels OHEM trains on: true-class probability below a threshold.
 
   As in the PSPNet / mmsegmentation recipe: the threshold is raised to the
-  probability of the `min_kept`-th hardest labelled pixel of the batch when
-  fewer than `min_kept` pixels fall below `thresh`, so at least about
-  `min_kept` pixels (or all labelled ones, if fewer) always count.
+  probability of the (`min_kept` x images)-th hardest labelled pixel of the
+  batch when fewer pixels fall below `thresh`, so at least about `min_kept`
+  pixels per image (or all labelled ones, if fewer) count; mmsegmentation's
+  `min_kept` is per image too.
+
+  `exempt` (bool, the labels' shape): labelled pixels that always count and
+  take no part in the ranking. Pseudo labels are exempt by default
+  (config.loss.ohem_pseudo): a teacher's labels are least reliable exactly
+  where the student finds them hard, so OHEM on them trains mostly on the
+  teacher's mistakes (measured: issue 16).
   """
   nll, valid = pixel_nll(jax.lax.stop_gradient(logits), labels, ignore_label)
-  prob = jnp.where(valid, jnp.exp(-nll), jnp.inf)  # ignored pixels sort last
+  ranked = valid if exempt is None else valid & ~exempt
+  prob = jnp.where(ranked, jnp.exp(-nll), jnp.inf)  # unranked pixels sort last
   flat = jnp.sort(prob.reshape(-1))
-  num_valid = jnp.sum(valid)
-  kth = jnp.clip(jnp.minimum(min_kept, num_valid - 1), 0, flat.size - 1)
-  threshold = jnp.maximum(flat[kth], thresh)
-  return valid & (prob < threshold)
+  kth = jnp.clip(jnp.minimum(min_kept * labels.shape[0], jnp.sum(ranked) - 1), 0, flat.size - 1)
+  keep = ranked & (prob < jnp.maximum(flat[kth], thresh))
+  return keep if exempt is None else keep | (valid & exempt)
 
 
 def ohem_cross_entropy(logits, labels, ignore_label=255, thresh=0.7,
-                       min_kept=100_000, class_weights=None):
+                       min_kept=100_000, class_weights=None, exempt=None):
   """Cross-entropy averaged over the hard pixels chosen by `ohem_mask`."""
   nll, _ = pixel_nll(logits, labels, ignore_label)
-  keep = ohem_mask(logits, labels, ignore_label, thresh, min_kept)
+  keep = ohem_mask(logits, labels, ignore_label, thresh, min_kept, exempt)
   return _weighted_mean(nll, keep, labels, class_weights)
 
 
@@ -140,24 +147,25 @@ def topk_distribution(index, prob, num_classes):
 
 
 def segmentation_loss(outputs, labels, *, ignore_label=255, ohem=False,
-                      ohem_thresh=0.7, ohem_min_kept=100_000, aux_weight=0.4,
-                      class_weights=None, soft_targets=None):
+                      ohem_thresh=0.7, ohem_min_kept=100_000, ohem_exempt=None,
+                      aux_weight=0.4, class_weights=None, soft_targets=None):
   """Main loss plus `aux_weight` times the auxiliary head's loss, if any.
 
   With `soft_targets` (dense (N, H, W, C) probabilities) each pixel's
   cross-entropy is to its target distribution instead of its label; the
   label still decides which pixels count (ignore label, OHEM's choice by the
-  probability of the label's class) and the class weights.
+  probability of the label's class) and the class weights. `ohem_exempt`:
+  pixels OHEM keeps without ranking them (see `ohem_mask`).
   """
   def one(logits):
     if soft_targets is not None:
       nll = pixel_soft_nll(logits, soft_targets)
-      keep = (ohem_mask(logits, labels, ignore_label, ohem_thresh, ohem_min_kept) if ohem
-              else labels != ignore_label)
+      keep = (ohem_mask(logits, labels, ignore_label, ohem_thresh, ohem_min_kept, ohem_exempt)
+              if ohem else labels != ignore_label)
       return _weighted_mean(nll, keep, labels, class_weights)
     if ohem:
       return ohem_cross_entropy(logits, labels, ignore_label, ohem_thresh,
-                                ohem_min_kept, class_weights)
+                                ohem_min_kept, class_weights, ohem_exempt)
     return cross_entropy(logits, labels, ignore_label, class_weights)
 
   loss = one(outputs['logits'])

@@ -10,7 +10,6 @@ doesn't depend on the number of processes, a rerun skips complete shards and
 redoes the rest, and when every process is done process 0 writes the
 manifest (shards, record counts, teacher, config hash, class names).
 """
-import dataclasses
 import hashlib
 import json
 import math
@@ -83,7 +82,9 @@ def label_image(predictor, image, num_classes, confidence_threshold=0.0, topk=0)
   if topk:
     indices = np.argsort(-probs, axis=-1)[..., :topk]
     soft = (indices, np.take_along_axis(probs, indices, axis=-1))
-  return label, confidence, centroids.region_centroids(label, num_classes), soft
+  # Every region's centroid and size: the student's sampler sets its own
+  # size minimum (config.pseudo.centroid_min_pixels) without relabelling.
+  return label, confidence, centroids.regions_by_class(label, num_classes), soft
 
 
 def config_hash(config):
@@ -95,16 +96,18 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   config_check.validate(config)
   out_dir = os.path.join(workdir, 'pseudo')
   os.makedirs(out_dir, exist_ok=True)
+  p = config.pseudo_label
   source = sources.open_source(unlabeled_data_config(config), config.unlabeled.split,
                                labels=False)
   # Each process predicts its own shards on its own devices: no collectives.
   mesh = sharding.make_mesh(jax.local_devices())
   model, variables, step = load_teacher(teacher_workdir, source.num_classes, mesh,
                                         teacher_step)
+  # The labelling recipe (pseudo_label.inference: the paper's is multi-scale
+  # and flipped), apart from how models are scored (config.inference).
   predictor = inference.Predictor(model, variables, mesh,
-                                  inference.InferenceConfig.from_config(config.inference),
+                                  inference.InferenceConfig.from_config(p.inference),
                                   source.num_classes)
-  p = config.pseudo_label
   ranges = shard_ranges(len(source), p.images_per_shard)
   mine = range(jax.process_index(), len(ranges), jax.process_count())
   start_time = time.time()
@@ -145,62 +148,6 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
     logging.info('Wrote %d pseudo labels in %d shards to %s', len(source), len(ranges),
                  out_dir)
   return out_dir
-
-
-@dataclasses.dataclass
-class StudentPseudoSource:
-  """Pseudo labels paired with their images from the unlabeled source.
-
-  Record i of the set is image i of the source (shards cover the source in
-  order), so nothing else needs storing; `centroid_index` reuses the
-  centroids the labelling job stored.
-  """
-  records: pseudo_records.PseudoLabelSource
-  images: object
-
-  def __post_init__(self):
-    self.class_names = self.records.class_names
-    self.num_classes = len(self.class_names)
-    self.ignore_label = 255
-    self.soft_k = self.records.manifest.get('soft_topk', 0)  # classes kept per pixel
-    if len(self.records) != len(self.images):
-      raise ValueError(f'{self.records!r}: {len(self.records)} pseudo labels for '
-                       f'{len(self.images)} images')
-
-  def __len__(self):
-    return len(self.records)
-
-  def __getitem__(self, i):
-    record = self.records[i]
-    example = {'image': self.images[i]['image'], 'label': record['label'], 'id': record['id']}
-    if 'topk_indices' in record:
-      example['topk_indices'], example['topk_probs'] = record['topk_indices'], record['topk_probs']
-    return example
-
-  def centroid_index(self):
-    return self.records.centroid_index(self.num_classes)
-
-
-def open_student_source(config, real_source):
-  """The pseudo labels of `config.pseudo.dir`, checked against the real data."""
-  directory = os.path.join(os.path.expanduser(config.pseudo.dir), 'pseudo')
-  if not os.path.exists(pseudo_records.manifest_path(directory, config.pseudo.name)):
-    raise FileNotFoundError(
-        f'config.pseudo.dir: no {config.pseudo.name} manifest in {directory} '
-        '(run stseg_jax.pseudo_label first)')
-  records = pseudo_records.PseudoLabelSource(directory, config.pseudo.name)
-  teacher = config.pseudo.get('teacher', '')
-  pseudo_records.validate_manifest(
-      records.manifest, list(real_source.class_names),
-      os.path.abspath(os.path.expanduser(teacher)) if teacher else None)
-  if config.pseudo.get('soft', False) and not records.manifest.get('soft_topk', 0):
-    raise config_check.ConfigError(
-        f'config.pseudo.soft: the pseudo labels in {directory} have no soft labels '
-        '(label them with pseudo_label.soft_topk > 0)')
-  described = records.manifest['source']
-  images = sources.open_source(ml_collections.ConfigDict(described['data']),
-                               described['split'], labels=False)
-  return StudentPseudoSource(records, images)
 
 
 FLAGS = flags.FLAGS

@@ -35,9 +35,11 @@ import ml_collections
 from stseg_jax import config_check
 from stseg_jax import distributed
 from stseg_jax import evaluate
+from stseg_jax import gates
 from stseg_jax import pseudo_label
 from stseg_jax import train
 from stseg_jax import visualize
+from stseg_jax.data import sources
 
 
 def merged(base, overrides):
@@ -67,6 +69,8 @@ def student_config(config, labels_dir, teacher_workdir=''):
   if not student.pseudo.get('duplicate_real', False):
     student.pseudo.dir = labels_dir
     student.pseudo.teacher = teacher_workdir
+  if student.self_training.student_from_teacher:
+    student.train.init_from = teacher_workdir
   return student
 
 
@@ -99,6 +103,21 @@ def _stage(name, path, fn):
   return seconds
 
 
+def _gate_stages(config, workdir, teacher_dir):
+  """The oracle (if asked) and the gates, before any student; their timings."""
+  timings, oracle_dir = {}, None
+  if config.self_training.oracle_split:
+    oracle_dir = os.path.join(workdir, 'oracle')
+    items = config.train.epoch_items or len(sources.open_source(config.data,
+                                                                config.data.train_split))
+    oracle = gates.oracle_config(config, items)
+    timings['oracle'] = _stage('oracle', oracle_dir,
+                               lambda: train.train_and_evaluate(oracle, oracle_dir))
+  if not os.path.exists(os.path.join(workdir, 'gates.json')):
+    gates.check(config, workdir, teacher_dir, oracle_dir)
+  return timings
+
+
 def run(config, workdir):
   """All stages of all loops; returns the report."""
   config_check.validate(config)
@@ -110,6 +129,8 @@ def run(config, workdir):
   teacher_dir = os.path.join(workdir, 'teacher')
   timings = {'teacher': _stage('teacher', teacher_dir,
                                lambda: train.train_and_evaluate(config, teacher_dir))}
+  if config.self_training.gates:
+    timings.update(_gate_stages(config, workdir, teacher_dir))
   teacher_config = config
   for loop in range(loops):
     suffix = '' if loops == 1 else f'_{loop + 1}'
@@ -151,6 +172,7 @@ def make_report(config, workdir, teacher, student, timings):
     results[name] = evaluate.evaluate_checkpoint(run_config, path)
   report = {
       'dataset': config.data.name, 'split': config.data.eval_split,
+      'gates': _read_json(os.path.join(workdir, 'gates.json')),
       'teacher': _summary(results['teacher']), 'student': _summary(results['student']),
       'delta_miou': results['student']['miou'] - results['teacher']['miou'],
       'seconds': timings,
@@ -175,6 +197,13 @@ def make_report(config, workdir, teacher, student, timings):
   logging.info('Teacher mIoU %.4f, student %.4f (%+.4f)', report['teacher']['miou'],
                report['student']['miou'], report['delta_miou'])
   return report
+
+
+def _read_json(path):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
 
 
 def _summary(result):
@@ -202,6 +231,17 @@ def report_markdown(report):
               f'| source-only teacher | {pct(a["miou"])} |',
               f'| self-trained student | {pct(b["miou"])} |',
               f'| delta | {100 * report["target"]["delta_miou"]:+.1f} |']
+  g = report.get('gates')
+  if g:
+    lines += ['', 'Gates (stseg_jax/gates.py), checked before the student trained:', '',
+              f'- plateau: val mIoU {g["val_change_last_third_points"]:+.1f} points over the '
+              f'last third of the teacher\'s training ({"pass" if g["plateaued"] else "FAIL"})',
+              f'- fit: teacher {pct(g["teacher_train_miou"])} on its train split, '
+              f'{pct(g["teacher_val_miou"])} on val']
+    if 'oracle_val_miou' in g:
+      lines.append(f'- oracle on every label: {pct(g["oracle_val_miou"])} '
+                   f'({g["oracle_minus_teacher_points"]:+.1f}; '
+                   f'{"pass" if g["oracle_clearly_better"] else "FAIL"})')
   lines += ['', '| stage | seconds |', '|---|---|']
   lines += [f'| {name} | {seconds:.0f} |' for name, seconds in report['seconds'].items()]
   lines += ['', '![eval mIoU of teacher and student over training](miou.png)', '',

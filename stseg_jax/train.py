@@ -34,13 +34,13 @@ from stseg_jax import losses
 from stseg_jax import metric_writer
 from stseg_jax import models
 from stseg_jax import optim
-from stseg_jax import pseudo_label
 from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax.data import centroids
 from stseg_jax.data import class_stats
 from stseg_jax.data import errors
 from stseg_jax.data import pipeline
+from stseg_jax.data import pseudo_source
 from stseg_jax.data import sampler
 from stseg_jax.data import sources
 
@@ -184,11 +184,14 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
     if 'soft_index' in batch:  # pseudo.soft: the teacher's top-K probabilities
       soft = losses.topk_distribution(batch['soft_index'], batch['soft_prob'],
                                       outputs['logits'].shape[-1])
+    exempt = None  # pixels OHEM keeps unranked: pseudo labels, unless loss.ohem_pseudo
+    if config.loss.ohem and not config.loss.ohem_pseudo:
+      exempt = jnp.broadcast_to(batch['pseudo'][:, None, None] > 0, batch['label'].shape)
     loss = losses.segmentation_loss(
         outputs, batch['label'], ignore_label=config.augment.ignore_label,
         ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
-        ohem_min_kept=config.loss.ohem_min_kept, aux_weight=config.loss.aux_weight,
-        class_weights=class_weights, soft_targets=soft)
+        ohem_min_kept=config.loss.ohem_min_kept, ohem_exempt=exempt,
+        aux_weight=config.loss.aux_weight, class_weights=class_weights, soft_targets=soft)
     return loss, new_vars['batch_stats']
 
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -218,7 +221,8 @@ def batch_spec(batch_size, crop, mesh, soft_k=0):
   data = sharding.data_sharding(mesh)
   pixels = (batch_size, crop, crop)
   spec = {'image': jax.ShapeDtypeStruct(pixels + (3,), jnp.uint8, sharding=data),
-          'label': jax.ShapeDtypeStruct(pixels, jnp.uint8, sharding=data)}
+          'label': jax.ShapeDtypeStruct(pixels, jnp.uint8, sharding=data),
+          'pseudo': jax.ShapeDtypeStruct((batch_size,), jnp.uint8, sharding=data)}
   if soft_k:
     spec['soft_index'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.uint8, sharding=data)
     spec['soft_prob'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.float16, sharding=data)
@@ -273,7 +277,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                                config.data.train_split)
   soft_k = 0
   if config.pseudo.dir:
-    train_sources.append(pseudo_label.open_student_source(config, train_sources[0]))
+    train_sources.append(pseudo_source.open_student_source(config, train_sources[0]))
     soft_k = train_sources[1].soft_k if config.pseudo.get('soft', False) else 0
   elif config.pseudo.get('duplicate_real', False):  # the baseline of paper Table 2b
     train_sources.append(train_sources[0])
@@ -466,7 +470,7 @@ def epoch_items(config, train_sources, indexes, epoch):
       indexes[0], len(train_sources[0]), indexes[1], len(train_sources[1]),
       num_real=real, ratio=config.pseudo.ratio,
       real_class_uniform=config.train.class_uniform_fraction,
-      pseudo_class_uniform=config.pseudo.class_uniform_fraction,
+      pseudo_class_uniform=second_stream_class_uniform(config),
       seed=config.seed, epoch=epoch)
   return [(0 if tag == 'real' else 1, image, center) for tag, image, center in mixed]
 
@@ -480,6 +484,8 @@ def _train_batches(config, plan, train_sources, indexes, step, soft_k=0):
         train_sources, epoch_items(config, train_sources, indexes, epoch), crop=p.crop,
         global_batch=p.batch_size, seed=config.seed, epoch=epoch,
         options=pipeline.AugmentOptions.from_config(config.augment),
+        pseudo_options=pipeline.pseudo_augment_options(config),
+        pseudo_sources=(1,) if config.pseudo.dir else (),
         start_batch=start_batch if epoch == first_epoch else 0,
         num_workers=config.data.num_workers, soft_k=soft_k)
     for local_batch in batches:
@@ -506,10 +512,19 @@ def _log_train(writer, step, total_steps, pending, p, last_log, last_step, run_s
   return now, step
 
 
+def second_stream_class_uniform(config):
+  """Centroid-sampling share of the second stream: the pseudo labels', or for
+  the duplicate-real baseline the real stream's own (the teacher's sampling:
+  the baseline must differ from the teacher's recipe only in what it repeats)."""
+  if config.pseudo.duplicate_real:
+    return config.train.class_uniform_fraction
+  return config.pseudo.class_uniform_fraction
+
+
 def centroid_indexes(config, train_sources, workdir):
   """Per train source, its centroid index when centroid sampling uses it."""
   fractions = [0.0 if config.pseudo.get('only', False) else config.train.class_uniform_fraction,
-               config.pseudo.class_uniform_fraction]
+               second_stream_class_uniform(config)]
   indexes = []
   for source, fraction in zip(train_sources, fractions):
     if not fraction:

@@ -1,13 +1,17 @@
 """CamVid source: the real SegNet split when present, bad inputs on tiny fixtures."""
 import os
 
+import ml_collections
 import numpy as np
 import pytest
 from PIL import Image
 
 from stseg_jax.data import camvid
+from stseg_jax.data import sources
 
-REAL_ROOT = '/work/shared/data/camvid'
+# ../shared beside the checkout, as in CI.
+REAL_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                                         'shared', 'data', 'camvid'))
 needs_real = pytest.mark.skipif(not os.path.isdir(REAL_ROOT), reason='CamVid not present')
 
 
@@ -102,3 +106,25 @@ def test_malformed_list_line(tmp_path):
   (tmp_path / 'train.txt').write_text('train/0.png\n')
   with pytest.raises(ValueError, match='train.txt:1'):
     camvid.CamVidSource(root)
+
+
+@needs_real
+def test_resize_factor_and_sequence_split():
+  config = ml_collections.ConfigDict({'name': 'camvid', 'root': REAL_ROOT, 'resize_factor': 2 / 3,
+                                      'labeled_fraction': 0.25, 'split_seed': 0,
+                                      'labeled_sequences': ('0006R0',)})
+  labeled = sources.open_source(config, 'train_labeled')
+  unlabeled = sources.open_source(config, 'train_unlabeled')
+  assert (len(labeled), len(unlabeled)) == (101, 266)  # 0006R0's frames vs the other two
+  assert all(labeled[i]['id'].startswith('0006R0') for i in (0, 50, 100))
+  assert not any(unlabeled[i]['id'].startswith('0006R0') for i in (0, 100, 265))
+  item = labeled[0]
+  assert item['image'].shape == (240, 320, 3) and item['label'].shape == (240, 320)
+  # Nearest neighbour: still labels (void 255 included), no blended values.
+  full = sources.open_source(ml_collections.ConfigDict({'name': 'camvid', 'root': REAL_ROOT}),
+                             'train')
+  original = next(full[i] for i in range(len(full)) if full[i]['id'] == item['id'])
+  assert set(np.unique(item['label'])) <= set(np.unique(original['label']))
+  assert sources.largest_image_side(labeled) == 320
+  config.labeled_sequences = ()
+  assert len(sources.open_source(config, 'train_labeled')) == 92  # the seeded quarter

@@ -171,3 +171,31 @@ def test_pixel_nll_gradient_matches_autodiff_of_log_softmax():
   np.testing.assert_allclose(ours(logits), reference(logits), rtol=1e-5)
   np.testing.assert_allclose(jax.grad(ours)(logits), jax.grad(reference)(logits),
                              rtol=1e-5, atol=1e-6)
+
+
+def test_ohem_min_kept_counts_per_image():
+  # Two images of 4 pixels, probabilities 0.5 0.6 0.9 0.95 each: min_kept=2
+  # per image is 4 for the batch, so the threshold rises to the 5th (0.9) and
+  # the four pixels below it count (0.5, 0.5, 0.6, 0.6).
+  logits = jnp.concatenate([_two_class_logits([0.9, 0.6, 0.5, 0.95])] * 2, axis=0)
+  labels = jnp.ones((2, 1, 4), jnp.int32)
+  loss = losses.ohem_cross_entropy(logits, labels, thresh=0.7, min_kept=2)
+  assert float(loss) == pytest.approx((-math.log(0.6) - math.log(0.5)) / 2, rel=1e-5)
+
+
+def test_ohem_exempt_pixels_always_count_and_are_not_ranked():
+  # Pixel probabilities 0.9, 0.6, 0.99 (exempt), 0.5 (exempt): OHEM at 0.7
+  # ranks only the first two and keeps 0.6; both exempt pixels count anyway.
+  logits = _two_class_logits([0.9, 0.6, 0.99, 0.5])
+  labels = jnp.ones((1, 1, 4), jnp.int32)
+  exempt = jnp.array([[[False, False, True, True]]])
+  keep = losses.ohem_mask(logits, labels, thresh=0.7, min_kept=0, exempt=exempt)
+  np.testing.assert_array_equal(keep[0, 0], [False, True, True, True])
+  # min_kept counts ranked pixels only: 1 per image raises the threshold to
+  # the second-hardest ranked pixel (0.9), which still keeps 0.6 alone.
+  keep = losses.ohem_mask(logits, labels, thresh=0.0, min_kept=1, exempt=exempt)
+  np.testing.assert_array_equal(keep[0, 0], [False, True, True, True])
+  loss = losses.segmentation_loss({'logits': logits}, labels, ohem=True, ohem_thresh=0.7,
+                                  ohem_min_kept=0, ohem_exempt=exempt)
+  expected = (-math.log(0.6) - math.log(0.99) - math.log(0.5)) / 3
+  assert float(loss) == pytest.approx(expected, rel=1e-5)

@@ -282,6 +282,7 @@ def test_student_trains_on_soft_labels(teacher, tmp_path):
   from stseg_jax import pseudo_label
   from stseg_jax import self_train
   from stseg_jax.data import pipeline
+  from stseg_jax.data import pseudo_source
   from stseg_jax.data import sources
   labelling = labelling_config(num_images=4)
   labelling.pseudo_label.soft_topk = 2
@@ -289,7 +290,7 @@ def test_student_trains_on_soft_labels(teacher, tmp_path):
   config = tiny_config()
   config.pseudo.dir, config.pseudo.ratio, config.pseudo.soft = str(tmp_path / 'labels'), 1.0, True
   config.data.num_unlabeled = 4
-  source = pseudo_label.open_student_source(config, sources.open_source(config.data, 'train'))
+  source = pseudo_source.open_student_source(config, sources.open_source(config.data, "train"))
   assert source.soft_k == 2
   transform = pipeline._TrainTransform((source,), 32, 0, 0, pipeline.AugmentOptions(), 2)
   crop = transform((0, 0, 1, None))

@@ -193,7 +193,7 @@ def test_standalone_reader_reads_project_shards(tmp_path):
     assert (feats['image/height'], feats['image/width']) == ([H], [W])
     assert feats['label/png'] == [pr.png_encode(it['label'])]
     assert feats['teacher/step'] == [it['teacher_step']] and feats['topk/k'] == [K]
-    classes, yx = pr._centroid_lists(it['centroids'])  # pylint: disable=protected-access
+    classes, yx, _ = pr._centroid_lists(it['centroids'])  # pylint: disable=protected-access
     assert feats['centroids/class'] == classes
     np.testing.assert_array_equal(np.float32(feats['centroids/yx']), np.float32(yx))
 
@@ -211,7 +211,7 @@ def test_tf_data_reads_shards_with_documented_spec(tmp_path):
     h, w = int(ex['image/height']), int(ex['image/width'])
     assert ex['image/id'].numpy().decode() == it['image_id'] and (h, w) == (H, W)
     np.testing.assert_array_equal(tf.io.decode_png(ex['label/png'])[..., 0], it['label'])
-    classes, yx = pr._centroid_lists(it['centroids'])  # pylint: disable=protected-access
+    classes, yx, _ = pr._centroid_lists(it['centroids'])  # pylint: disable=protected-access
     assert ex['centroids/class'].numpy().tolist() == classes
     np.testing.assert_array_equal(ex['centroids/yx'].numpy(), np.float32(yx))
     assert int(ex['teacher/step']) == it['teacher_step']

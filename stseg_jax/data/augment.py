@@ -179,13 +179,14 @@ def gaussian_blur(image, sigma):
 
 def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None,
             center_jitter=0.1, flip=True, blur_prob=0.5, blur_sigma=(0.15, 1.3),
-            color_jitter=0.1, ignore_label=255, image_pad=0, extra=None):
+            color_jitter=0.1, grayscale_prob=0.0, ignore_label=255, image_pad=0, extra=None):
   """Random scale, crop (centred on `center` if given), flip, blur, colour jitter.
 
   image: HxWx3 uint8; label: HxW uint8; center: (y, x) in source pixels, e.g. a
   class centroid. Returns a crop_size image and label; padding is `image_pad`
   in the image and `ignore_label` in the label. The blur sigma range is ours
-  (the paper gives none): mild, so thin classes survive. `extra`, an HxWxC
+  (the paper gives none): mild, so thin classes survive. `grayscale_prob`:
+  the crop turned grey (strong augmentation of pseudo-labelled crops). `extra`, an HxWxC
   per-pixel map (e.g. a teacher's soft labels), gets the label's geometry
   (nearest neighbour, zero padding) and comes back as a third output.
   """
@@ -205,6 +206,8 @@ def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*blur_sigma)))
   if color_jitter > 0:
     img = _jitter_pil(img, rng, color_jitter)
+  if grayscale_prob > 0 and rng.random() < grayscale_prob:  # no draw at 0: streams unchanged
+    img = img.convert('L').convert('RGB')
   out = (paste(np.asarray(img), crop_hw, (oy, ox), image_pad),
          paste(lbl, crop_hw, (oy, ox), ignore_label))
   if extra is None:

@@ -140,19 +140,29 @@ def region_stats(label, num_classes, ignore_label=255, connectivity=8):
   return classes, pixels, np.stack([sum_y / pixels, sum_x / pixels], 1)
 
 
-def region_centroids(label, num_classes, ignore_label=255, min_pixels=0, downsample=1,
+def regions_by_class(label, num_classes, ignore_label=255, min_pixels=0, downsample=1,
                      connectivity=8):
-  """{class: (k, 2) float32 (y, x) centroids of its connected regions}.
+  """{class: ((k, 2) float32 (y, x) centroids, (k,) int64 pixel counts)} of its regions.
 
   downsample=d indexes label[::d, ::d] (fast on big maps); sample (i, j) is
   source pixel (d*i, d*j), so centroids come back in source pixels and
-  min_pixels counts source pixels (d * d per sample).
+  pixel counts (and min_pixels) count source pixels (d * d per sample).
   """
   classes, pixels, centers = region_stats(label[::downsample, ::downsample], num_classes,
                                           ignore_label, connectivity)
-  big = pixels * downsample * downsample >= min_pixels
-  classes, centers = classes[big], (centers[big] * downsample).astype(np.float32)
-  return {int(c): centers[classes == c] for c in np.unique(classes)}
+  pixels = (pixels * downsample * downsample).astype(np.int64)
+  big = pixels >= min_pixels
+  classes, pixels = classes[big], pixels[big]
+  centers = (centers[big] * downsample).astype(np.float32)
+  return {int(c): (centers[classes == c], pixels[classes == c]) for c in np.unique(classes)}
+
+
+def region_centroids(label, num_classes, ignore_label=255, min_pixels=0, downsample=1,
+                     connectivity=8):
+  """{class: (k, 2) float32 (y, x) centroids of its connected regions} (regions_by_class)."""
+  found = regions_by_class(label, num_classes, ignore_label, min_pixels, downsample,
+                           connectivity)
+  return {c: centers for c, (centers, _) in found.items()}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

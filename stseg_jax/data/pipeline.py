@@ -22,14 +22,27 @@ class AugmentOptions:
   flip: bool = True
   blur_prob: float = 0.5
   color_jitter: float = 0.1
+  grayscale_prob: float = 0.0
   center_jitter: float = 0.1
   ignore_label: int = 255
+  cutmix_prob: float = 0.0  # per crop: a box pasted from another crop of its kind
 
   @classmethod
-  def from_config(cls, cfg):
-    return cls(scale_range=tuple(cfg.scale_range), flip=cfg.flip,
-               blur_prob=cfg.blur_prob, color_jitter=cfg.color_jitter,
-               center_jitter=cfg.center_jitter, ignore_label=cfg.ignore_label)
+  def from_config(cls, cfg, **overrides):
+    options = dict(scale_range=tuple(cfg.scale_range), flip=cfg.flip, blur_prob=cfg.blur_prob,
+                   color_jitter=cfg.color_jitter, grayscale_prob=cfg.grayscale_prob,
+                   center_jitter=cfg.center_jitter, ignore_label=cfg.ignore_label)
+    return cls(**{**options, **overrides})
+
+
+def pseudo_augment_options(config):
+  """The pseudo-labelled crops' augmentation: config.augment, made stronger by
+  config.pseudo.augment when config.pseudo.strong_augment (ST++, Yang et al.
+  2022: strong augmentation of the pseudo-labelled images only); else None
+  (the same as the real crops')."""
+  if not config.pseudo.strong_augment:
+    return None
+  return AugmentOptions.from_config(config.augment, **config.pseudo.augment)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +60,14 @@ class _TrainTransform:
   epoch: int
   options: AugmentOptions
   soft_k: int = 0
+  pseudo_sources: tuple = ()  # positions in `sources` that hold pseudo labels
+  pseudo_options: AugmentOptions | None = None  # theirs, if not `options`
 
   def __call__(self, item):
     index, source, image_id, center = item
     example = self.sources[source][image_id]
+    is_pseudo = source in self.pseudo_sources
+    options = self.pseudo_options if is_pseudo and self.pseudo_options else self.options
     rng = np.random.default_rng([self.seed, self.epoch, index])
     extra = None
     if self.soft_k and 'topk_indices' in example:
@@ -58,17 +75,49 @@ class _TrainTransform:
                               example['topk_probs'].astype(np.float32)], axis=-1)
     out = augment_lib.augment(
         example['image'], example['label'], rng, (self.crop, self.crop),
-        center=center, scale_range=self.options.scale_range,
-        center_jitter=self.options.center_jitter, flip=self.options.flip,
-        blur_prob=self.options.blur_prob,
-        color_jitter=self.options.color_jitter,
-        ignore_label=self.options.ignore_label, extra=extra)
-    crop = {'image': out[0], 'label': out[1]}
+        center=center, scale_range=options.scale_range,
+        center_jitter=options.center_jitter, flip=options.flip,
+        blur_prob=options.blur_prob, color_jitter=options.color_jitter,
+        grayscale_prob=options.grayscale_prob, ignore_label=options.ignore_label, extra=extra)
+    # `pseudo` tells the loss which crops carry a teacher's labels (OHEM).
+    crop = {'image': out[0], 'label': out[1], 'pseudo': np.uint8(is_pseudo)}
     if self.soft_k:
       crop['soft_index'], crop['soft_prob'] = (
           split_soft(out[2], self.soft_k) if extra is not None else
           one_hot_soft(out[1], self.soft_k, self.options.ignore_label))
     return crop
+
+
+@dataclasses.dataclass(frozen=True)
+class _CutMix:
+  """CutMix between the pseudo-labelled crops of a batch (image, label, soft targets).
+
+  Each pseudo crop, with probability `prob`, gets a box from the next pseudo
+  crop of the batch (cyclically): a random position, the box's area a
+  uniform fraction of the crop's (CutMix, Yun et al. 2019). Draws come from
+  (seed, epoch, batch index), like everything else in an epoch.
+  """
+  prob: float
+  seed: int
+  epoch: int
+
+  def __call__(self, batch_index, batch):
+    rows = np.flatnonzero(batch['pseudo'])
+    if rows.size < 2:
+      return batch
+    rng = np.random.default_rng([self.seed, self.epoch, batch_index, 1])
+    keys = [k for k in ('image', 'label', 'soft_index', 'soft_prob') if k in batch]
+    out = {k: v.copy() for k, v in batch.items()}
+    h, w = batch['label'].shape[1:3]
+    for i, partner in zip(rows, np.roll(rows, -1)):
+      if rng.random() >= self.prob:
+        continue
+      side = np.sqrt(rng.uniform())
+      bh, bw = max(1, int(h * side)), max(1, int(w * side))
+      y, x = rng.integers(0, h - bh + 1), rng.integers(0, w - bw + 1)
+      for k in keys:
+        out[k][i, y:y + bh, x:x + bw] = batch[k][partner, y:y + bh, x:x + bw]
+    return out
 
 
 def one_hot_soft(label, k, ignore_label=255):
@@ -100,20 +149,26 @@ def local_slice(items, global_batch, process_index=None, process_count=None):
 
 
 def train_epoch(sources, items, *, crop, global_batch, seed, epoch,
-                options=AugmentOptions(), start_batch=0, num_workers=0, soft_k=0):
+                options=AugmentOptions(), start_batch=0, num_workers=0, soft_k=0,
+                pseudo_sources=(), pseudo_options=None):
   """Iterator over this process's batches of one epoch, from `start_batch`.
 
   `sources` is a sequence of data sources (e.g. real, pseudo); `items` are
   (source position, image id, centroid or None) from the sampler. Batches
   that would be incomplete are dropped so every step has the bucket's shape.
-  `soft_k` > 0 adds soft targets to every crop (_TrainTransform).
+  `soft_k` > 0 adds soft targets to every crop (_TrainTransform). The sources
+  at `pseudo_sources` get `pseudo_options` (if given) and their crops are
+  flagged `pseudo`; with its `cutmix_prob` they also trade boxes (_CutMix).
   """
   indexed = [(i, int(source), int(image_id), center)
              for i, (source, image_id, center) in enumerate(items)]
   local_items, local_batch = local_slice(indexed, global_batch)
   ds = grain.MapDataset.source(local_items)
-  ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options, soft_k))
+  ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options, soft_k,
+                              tuple(pseudo_sources), pseudo_options))
   ds = ds.batch(local_batch, drop_remainder=True)
+  if pseudo_options and pseudo_options.cutmix_prob:
+    ds = ds.map_with_index(_CutMix(pseudo_options.cutmix_prob, seed, epoch))
   ds = ds[start_batch:]
   it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
   if num_workers:

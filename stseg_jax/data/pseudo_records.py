@@ -20,6 +20,7 @@ One record per image, a tf.train.Example with these features (FEATURES below):
   topk/probs       bytes  opt.  zlib of raw little-endian float16 HxWxK probabilities, same order
   centroids/class  int64 list   class of each connected region's centroid (may be empty)
   centroids/yx     float list   (y, x) of each centroid in pixels, flattened: y0 x0 y1 x1 ...
+  centroids/pixels int64  opt.  pixel count of each centroid's region (for a size minimum)
   teacher/step     int64  opt.  training step of the teacher checkpoint
 
 Optional features are absent when not written. In TensorFlow, parse with
@@ -60,9 +61,11 @@ FEATURES = {
     'topk/probs': ('bytes', 'zlib(raw little-endian float16 HxWxK probabilities)'),
     'centroids/class': ('int64 list', 'class of each region centroid'),
     'centroids/yx': ('float list', '(y, x) per centroid in pixels, flattened pairs'),
+    'centroids/pixels': ('int64 list', 'pixel count of each centroid\'s region'),
     'teacher/step': ('int64', 'training step of the teacher checkpoint'),
 }
-OPTIONAL = frozenset({'confidence/png', 'topk/k', 'topk/indices', 'topk/probs', 'teacher/step'})
+OPTIONAL = frozenset({'confidence/png', 'topk/k', 'topk/indices', 'topk/probs', 'teacher/step',
+                      'centroids/pixels'})
 MANIFEST_VERSION = 1
 IGNORE_LABEL = 255
 _SHARD_RE = re.compile(r'^(?P<name>.+)-(?P<shard>\d{5,})-of-(?P<n>\d{5,})\.tfrecord$')
@@ -118,13 +121,16 @@ def _as_uint8_map(name, array, shape):
 
 
 def _centroid_lists(centroids):
-  """{class: (k, 2) yx} -> (classes, flattened yx), classes ascending."""
-  classes, yx = [], []
+  """{class: (k, 2) yx, or ((k, 2) yx, (k,) pixels)} -> (classes, flattened yx, pixels or None)."""
+  classes, yx, pixels = [], [], []
   for c in sorted(centroids or {}):
-    pts = np.asarray(centroids[c], np.float32).reshape(-1, 2)
+    found = centroids[c]
+    points, sizes = found if isinstance(found, tuple) else (found, None)
+    pts = np.asarray(points, np.float32).reshape(-1, 2)
     classes += [int(c)] * len(pts)
     yx += pts.ravel().tolist()
-  return classes, yx
+    pixels = None if sizes is None or pixels is None else pixels + [int(v) for v in sizes]
+  return classes, yx, pixels
 
 
 def encode_example(image_id, path, label, confidence=None, topk=None, centroids=None,
@@ -148,9 +154,11 @@ def encode_example(image_id, path, label, confidence=None, topk=None, centroids=
         _as_uint8_map('confidence', np.rint(conf * 255), (h, w)))])
   if topk is not None:
     feats.update(_topk_features(topk, h, w))
-  classes, yx = _centroid_lists(centroids)
+  classes, yx, pixels = _centroid_lists(centroids)
   feats['centroids/class'] = ('int64', classes)
   feats['centroids/yx'] = ('float', yx)
+  if pixels is not None:
+    feats['centroids/pixels'] = ('int64', pixels)
   if teacher_step is not None:
     feats['teacher/step'] = ('int64', [int(teacher_step)])
   example = example_proto.Example(features=example_proto.Features(
@@ -193,17 +201,25 @@ def _values(feats, name):
                                'float': 'float_list'}[kind]).value
 
 
-def _centroids_from(feats):
+def _centroids_from(feats, min_pixels=0):
   classes = np.asarray(_values(feats, 'centroids/class'), np.int64)
   yx = np.asarray(_values(feats, 'centroids/yx'), np.float32).reshape(-1, 2)
   if len(classes) != len(yx):
     raise errors.DataError(f'{len(classes)} centroid classes but {len(yx)} (y, x) pairs')
+  if min_pixels:
+    pixels = _values(feats, 'centroids/pixels')
+    if pixels is None:
+      raise errors.DataError('pseudo labels without region sizes (made before they were '
+                             'stored): relabel them, or set config.pseudo.centroid_min_pixels=0')
+    big = np.asarray(pixels, np.int64) >= min_pixels
+    classes, yx = classes[big], yx[big]
   return {int(c): yx[classes == c] for c in np.unique(classes)}
 
 
-def decode_centroids(data):
-  """Only the {class: (k, 2) yx} centroids of a record: no PNG is decoded."""
-  return _centroids_from(_parse(data))
+def decode_centroids(data, min_pixels=0):
+  """Only the {class: (k, 2) yx} centroids of a record, of regions of at least
+  `min_pixels` pixels: no PNG is decoded."""
+  return _centroids_from(_parse(data), min_pixels)
 
 
 def decode_example(data):
@@ -469,12 +485,13 @@ class PseudoLabelSource:
                              f'{example["label"].shape}')
     return image
 
-  def centroid_index(self, num_classes=None):
-    """CentroidIndex of the stored centroids, image ids = source indices; no PNG decoding."""
+  def centroid_index(self, num_classes=None, min_pixels=0):
+    """CentroidIndex of the stored centroids of regions of at least `min_pixels`
+    pixels, image ids = source indices; no PNG decoding."""
     num_classes = num_classes or self.num_classes
     if num_classes is None:
       raise ValueError('num_classes is needed when the pseudo labels have no manifest')
-    per_image = [decode_centroids(data) for path in self._shards
+    per_image = [decode_centroids(data, min_pixels) for path in self._shards
                  for data in tfrecord.read_records(path, self.verify_crc)]
     return CentroidIndex.from_images(per_image, num_classes)
 

@@ -7,7 +7,9 @@ when opened, naming whatever is missing.
 import os
 
 import numpy as np
+from PIL import Image
 
+from stseg_jax.data import augment
 from stseg_jax.data import bdd100k
 from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
@@ -26,10 +28,14 @@ def open_source(data_config, split, labels=True, instances=False):
   """The random-access source for `split`; `labels=False` for unlabeled use,
   `instances=True` adds Cityscapes instance ids (item['instance']) for iIoU.
 
-  `<split>_labeled` / `<split>_unlabeled` cut `split` in two with a fixed
-  seeded permutation: the first `data.labeled_fraction` of it is labeled
-  (the semi-supervised setting of camvid_selftrain.py). `<split>_kshot` is a
-  k-shot subset: `data.kshot` images per class (data/kshot.py).
+  `<split>_labeled` / `<split>_unlabeled` cut `split` in two: with
+  `data.labeled_sequences` the images whose id starts with one of them are
+  labeled (CamVid: the video sequence, e.g. '0006R0'), else a fixed seeded
+  permutation's first `data.labeled_fraction` (the semi-supervised setting of
+  camvid_selftrain.py). `<split>_kshot` is a k-shot subset: `data.kshot`
+  images per class (data/kshot.py). `data.resize_factor` != 1 resizes every
+  image (bilinear) and label (nearest) on load: a dataset at a fraction of
+  its resolution, for small accelerators or the CPU.
   """
   if instances and data_config.name != 'cityscapes':
     raise ValueError(f"instance ids (iIoU) need data.name='cityscapes', not {data_config.name!r}")
@@ -42,6 +48,9 @@ def open_source(data_config, split, labels=True, instances=False):
 
 def largest_image_side(source):
   """The longest side over the source's images, from file headers; None if unknown."""
+  if isinstance(source, Resized):
+    side = largest_image_side(source.source)
+    return side and max(augment.scaled_shape((side, side), source.factor))
   if isinstance(source, synthetic.SyntheticSource):
     return max(source.height, source.width)
   sizes = [image_io.header_size(source, i) for i in range(len(source))]
@@ -55,6 +64,12 @@ def _open(data_config, split, labels, instances=False):
     if split.endswith(part):
       return _fraction(_open(data_config, split[:-len(part)], labels, instances), data_config,
                        labeled=part == '_labeled')
+  source = _open_dataset(data_config, split, labels, instances)
+  factor = data_config.get('resize_factor', 1.0)
+  return source if factor == 1.0 else Resized(source, factor)
+
+
+def _open_dataset(data_config, split, labels, instances):
   name = data_config.name
   if name == 'synthetic':
     return _synthetic(data_config, split)
@@ -80,12 +95,68 @@ def _open(data_config, split, labels, instances=False):
 
 
 def _fraction(source, data_config, labeled):
+  sequences = tuple(data_config.get('labeled_sequences', ()))
+  if sequences:
+    ids = [_item_id(source, i) for i in range(len(source))]
+    chosen = np.array([i.startswith(sequences) for i in ids], bool)
+    if not chosen.any() or chosen.all():
+      raise ValueError(f'config.data.labeled_sequences: {sequences} select '
+                       f'{int(chosen.sum())} of the {len(ids)} images; need some, not all')
+    return kshot.subset(source, np.flatnonzero(chosen if labeled else ~chosen))
   fraction = data_config.get('labeled_fraction', None)
   if fraction is None or not 0 < fraction < 1:
     raise ValueError(f'config.data.labeled_fraction: needs a value in (0, 1), got {fraction}')
   order = np.random.default_rng(data_config.get('split_seed', 0)).permutation(len(source))
   cut = int(round(fraction * len(source)))
   return kshot.subset(source, np.sort(order[:cut] if labeled else order[cut:]))
+
+
+def _item_id(source, i):
+  """Item i's id, from the file list where the source has one (no decoding)."""
+  if isinstance(source, Resized):
+    return _item_id(source.source, i)
+  pairs = vars(source).get('_pairs')
+  if pairs:
+    return os.path.splitext(os.path.basename(pairs[i][0]))[0]
+  return source[i]['id']
+
+
+class Resized:
+  """`source` with every image and label resized by `factor` on load.
+
+  Images bilinearly (antialiased when shrinking, as PIL does), labels by
+  nearest neighbour, so label values stay labels; sizes round to the nearest
+  pixel (augment.scaled_shape).
+  """
+
+  def __init__(self, source, factor):
+    if not 0 < factor <= 4:
+      raise ValueError(f'config.data.resize_factor: needs a value in (0, 4], got {factor}')
+    self.source, self.factor = source, factor
+
+  def __len__(self):
+    return len(self.source)
+
+  def __getitem__(self, i):
+    item = dict(self.source[i])
+    hw = augment.scaled_shape(item['image'].shape, self.factor)
+    item['image'] = np.asarray(Image.fromarray(item['image']).resize(
+        hw[::-1], Image.Resampling.BILINEAR))
+    for key in ('label', 'instance'):
+      if key in item:
+        item[key] = np.asarray(Image.fromarray(item[key]).resize(hw[::-1], Image.Resampling.NEAREST))
+    return item
+
+  def subset(self, indices):
+    return Resized(kshot.subset(self.source, indices), self.factor)
+
+  def __getattr__(self, name):
+    if name in ('source', 'factor') or name.startswith('__'):  # unpickling: no recursion
+      raise AttributeError(name)
+    return getattr(self.source, name)
+
+  def __repr__(self):
+    return f'Resized({self.source!r}, factor={self.factor})'
 
 
 def _kshot(source, data_config):

@@ -1,0 +1,88 @@
+"""Is the teacher in the regime self-training can help? Checked before any student trains.
+
+Unlabeled images help a teacher that has fitted its labeled set and is
+limited by how few labels it has, not one still short of steps (issue 16):
+
+  plateau  val mIoU moved by less than `PLATEAU_POINTS` over the last third
+           of the teacher's training (its eval curve in metrics.jsonl)
+  gap      the teacher's mIoU on its own training images minus on val: a
+           teacher that fits its labels scores well above val there
+  oracle   a model trained like the teacher on every labeled image of the
+           split the labeled part came from (self_training.oracle_split), for
+           the same steps, beats the teacher by at least `ORACLE_POINTS`: what
+           more labels are worth, the most pseudo labels could recover
+
+Writes WORKDIR/gates.json and logs one line per gate.
+"""
+import json
+import os
+
+from absl import logging
+import jax
+import ml_collections
+
+from stseg_jax import evaluate
+
+PLATEAU_POINTS = 1.0
+ORACLE_POINTS = 2.0
+
+
+def eval_curve(run_dir):
+  """[(step, eval mIoU)] of a training run, from its metrics.jsonl."""
+  with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
+    records = [json.loads(line) for line in f]
+  return [(r['step'], r['eval_miou']) for r in records if 'eval_miou' in r]
+
+
+def plateau(curve):
+  """mIoU points gained over the last third of the run (from the first eval in it)."""
+  if len(curve) < 2:
+    return None
+  last_step = curve[-1][0]
+  start = next(m for s, m in curve if s >= 2 * last_step / 3)
+  return 100 * (curve[-1][1] - start)
+
+
+def _miou(run_dir, config, split):
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.data.eval_split = split
+  return evaluate.evaluate_checkpoint(c, run_dir)['miou']
+
+
+def oracle_config(config, teacher_items):
+  """The teacher's recipe on all of `self_training.oracle_split`, for the teacher's steps."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.data.train_split = config.self_training.oracle_split
+  c.train.epoch_items = teacher_items  # same items per epoch, so the same steps
+  return c
+
+
+def check(config, workdir, teacher_dir, oracle_dir=None):
+  """The gates of the teacher in `teacher_dir`; a dict, also WORKDIR/gates.json."""
+  val = _miou(teacher_dir, config, config.data.eval_split)
+  train = _miou(teacher_dir, config, config.data.train_split)
+  change = plateau(eval_curve(teacher_dir))
+  gates = {
+      'teacher_val_miou': val, 'teacher_train_miou': train,
+      'train_minus_val_points': 100 * (train - val),
+      'val_change_last_third_points': change,
+      'plateaued': change is not None and abs(change) < PLATEAU_POINTS,
+  }
+  if oracle_dir:
+    oracle = _miou(oracle_dir, config, config.data.eval_split)
+    gates.update(oracle_val_miou=oracle, oracle_minus_teacher_points=100 * (oracle - val),
+                 oracle_clearly_better=100 * (oracle - val) >= ORACLE_POINTS)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'gates.json'), 'w') as f:
+      json.dump(gates, f, indent=1)
+  logging.info('gate plateau: val mIoU %+.1f points over the last third (%s)',
+               change if change is not None else float('nan'),
+               'pass' if gates['plateaued'] else 'FAIL: the teacher is still learning')
+  logging.info('gate fit: teacher %.1f on its train split, %.1f on val (%+.1f)',
+               100 * train, 100 * val, gates['train_minus_val_points'])
+  if oracle_dir:
+    logging.info('gate oracle: %.1f with every label vs the teacher\'s %.1f (%+.1f, %s)',
+                 100 * gates['oracle_val_miou'], 100 * val, gates['oracle_minus_teacher_points'],
+                 'pass' if gates['oracle_clearly_better'] else
+                 'FAIL: more labels barely help, so pseudo labels cannot')
+  return gates
