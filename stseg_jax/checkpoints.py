@@ -3,20 +3,33 @@
 The state holds the step, from which the data position follows exactly (see
 data/pipeline.py), so the state alone resumes a run.
 """
+import contextlib
+import gc
 import os
 import shutil
+import sys
+import time
 
 from absl import logging
 import jax
 from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
+from stseg_jax import config_check
+from stseg_jax.data import errors
+
 
 def manager(workdir, max_to_keep=3):
   path = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+  # The handler given up front lets the manager read a step's array metadata
+  # (structure checks) with its own machinery: a throwaway checkpointer per
+  # read left hundreds of "Event loop is closed" tracebacks behind.
   return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                                 create=True))
+      path, item_handlers=ocp.StandardCheckpointHandler(), options=ocp.CheckpointManagerOptions(
+          max_to_keep=max_to_keep, create=True,
+          # A save cut short (full disk, kill) leaves a *.orbax-checkpoint-tmp
+          # folder: removed when the next job opens the folder.
+          cleanup_tmp_directories=True))
 
 
 def save(mngr, state, force=False):
@@ -24,7 +37,7 @@ def save(mngr, state, force=False):
             force=force)
 
 
-def restore(mngr, abstract_state, step=None, quarantine=False):
+def restore(mngr, abstract_state, step=None, quarantine=False, restart_if_unreadable=False):
   """The state at `step`, or by default the newest checkpoint that reads back.
 
   orbax's atomic rename means a save cut short leaves no step behind; what can
@@ -32,38 +45,133 @@ def restore(mngr, abstract_state, step=None, quarantine=False):
   a truncated copy). Such a newest step is skipped with a warning, and with
   `quarantine` (the trainer, which owns the workdir) moved to
   WORKDIR/checkpoints_corrupt/ so that it is neither retried nor overwritten.
-  None when there is no checkpoint at all.
+  A checkpoint of another model (its arrays differ from `abstract_state`'s)
+  is no damage: that stops with a ConfigError naming what differs. When
+  checkpoints exist but none reads back, DataError, unless
+  `restart_if_unreadable` (then None, and a warning). None when there is no
+  checkpoint at all.
   """
   if step is not None:
+    if step not in mngr.all_steps():
+      raise FileNotFoundError(f'checkpoint step {step}: {mngr.directory} has steps '
+                              f'{sorted(mngr.all_steps())}')
+    _check_structure(mngr, step, abstract_state)
     return _restore(mngr, step, abstract_state)
-  for candidate in sorted(mngr.all_steps(), reverse=True):
+  steps = sorted(mngr.all_steps(), reverse=True)
+  for candidate in steps:
     try:
+      _check_structure(mngr, candidate, abstract_state)
       return _restore(mngr, candidate, abstract_state)
+    except config_check.ConfigError:
+      raise
     except Exception as e:  # pylint: disable=broad-except  # orbax/tensorstore raise many kinds
-      first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
       logging.warning('checkpoint step %d in %s does not read back (%s); trying the one before',
-                      candidate, mngr.directory, first_line)
+                      candidate, mngr.directory, _first_line(e))
       if quarantine:
         _quarantine(mngr, candidate)
+  if steps and not restart_if_unreadable:
+    raise errors.DataError(
+        f'none of the {len(steps)} checkpoints in {mngr.directory} (steps {sorted(steps)}) reads '
+        'back, so there is nothing to resume: move them away to start over, or set '
+        'config.resume_anyway=True')
+  if steps:
+    logging.warning('no checkpoint in %s reads back: starting over (config.resume_anyway)',
+                    mngr.directory)
   return None
 
 
+def _first_line(error):
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def _leaves(tree):
+  """{'params/a/kernel': (shape, dtype)} of a pytree of arrays or array metadata."""
+  def name(key):
+    return str(getattr(key, 'name', getattr(key, 'key', getattr(key, 'idx', key))))
+  return {'/'.join(name(k) for k in path): (tuple(leaf.shape), str(leaf.dtype))
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _check_structure(mngr, step, abstract_state):
+  """ConfigError if the checkpoint's arrays are not `abstract_state`'s (another model,
+  another class count, another optimizer); unreadable metadata raises as damage."""
+  with _stderr_silenced():
+    saved = _leaves(_saved_arrays(mngr, step))
+  wanted = _leaves(abstract_state)
+  if saved == wanted:
+    return
+  if not saved:
+    raise ValueError('no array metadata')  # damage, not another model
+  diffs = [f'{k}: saved {saved[k][0]} {saved[k][1]}, this config {wanted[k][0]} {wanted[k][1]}'
+           for k in sorted(set(saved) & set(wanted)) if saved[k] != wanted[k]]
+  diffs += [f'{k}: only in the checkpoint' for k in sorted(set(saved) - set(wanted))]
+  diffs += [f'{k}: not in the checkpoint' for k in sorted(set(wanted) - set(saved))]
+  raise config_check.ConfigError(
+      f'checkpoint step {step} in {mngr.directory} is of another model or optimizer than this '
+      f'config builds ({len(diffs)} arrays differ, e.g. {"; ".join(diffs[:3])}): use the config '
+      'it was trained with, or another workdir')
+
+
 def _restore(mngr, step, abstract_state):
-  return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
+  with _stderr_silenced():
+    return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+  """The process's stderr (fd 2) to /dev/null for the block.
+
+  A damaged checkpoint fails its reads in tensorstore's threads, and each
+  pending callback then prints a traceback ("Event loop is closed") straight
+  to fd 2: hundreds per step, around the one line that matters, which
+  `restore` logs after the block.
+  """
+  sys.stderr.flush()
+  saved = os.dup(2)
+  quiet = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(quiet, 2)
+  os.close(quiet)
+  try:
+    yield
+  except Exception:
+    _settle_failed_reads()
+    raise
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+def _settle_failed_reads():
+  """Lets a failed restore's callbacks run (and print) while stderr is still quiet."""
+  gc.collect()
+  time.sleep(0.5)
 
 
 def _quarantine(mngr, step):
-  """Moves step's folder to checkpoints_corrupt/ (process 0) and rereads the step list."""
+  """Moves step's folder to checkpoints_corrupt/ (process 0) and rereads the step list.
+
+  An earlier quarantine of the same step number stays: the new one gets a suffix.
+  """
   path = os.path.join(str(mngr.directory), str(step))
-  target = os.path.join(os.path.dirname(str(mngr.directory)), 'checkpoints_corrupt', str(step))
+  corrupt = os.path.join(os.path.dirname(str(mngr.directory)), 'checkpoints_corrupt')
+  target = os.path.join(corrupt, str(step))
+  suffix = 1
+  while os.path.exists(target):
+    target, suffix = os.path.join(corrupt, f'{step}.{suffix}'), suffix + 1
   if jax.process_index() == 0 and os.path.isdir(path):
-    shutil.rmtree(target, ignore_errors=True)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.makedirs(corrupt, exist_ok=True)
     shutil.move(path, target)
     logging.warning('moved the unreadable checkpoint to %s', target)
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices(f'quarantine checkpoint {step}')
   mngr.reload()
+
+
+def _saved_arrays(mngr, step):
+  """The checkpoint's tree of array metadata (shape, dtype), without reading arrays."""
+  metadata = mngr.item_metadata(step)
+  return getattr(metadata, 'tree', metadata) or {}
 
 
 def load_variables(workdir, sharding):
@@ -73,14 +181,9 @@ def load_variables(workdir, sharding):
   step = mngr.latest_step()
   if step is None:
     raise FileNotFoundError(f'no checkpoint in {os.path.join(workdir, "checkpoints")}')
-  path = os.path.join(str(mngr.directory), str(step), 'default')
-  checkpointer = ocp.StandardCheckpointer()
-  metadata = checkpointer.metadata(path)
-  tree = getattr(metadata, 'item_metadata', metadata)
-  tree = getattr(tree, 'tree', tree)
   target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding),
-                        tree)
-  restored = checkpointer.restore(path, target)
+                        _saved_arrays(mngr, step))
+  restored = mngr.restore(step, args=ocp.args.StandardRestore(target))
   return restored['params'], restored.get('batch_stats', {}), step
 
 

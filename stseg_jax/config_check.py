@@ -14,6 +14,13 @@ def validate(config):
   if config.model.name not in models.MODELS:
     raise ConfigError(f'config.model.name: {config.model.name!r} is not one of '
                       f'{sorted(models.MODELS)}')
+  if str(config.model.get('dtype', 'float32')) not in ('float32', 'bfloat16', 'float16'):
+    raise ConfigError(f'config.model.dtype: {config.model.dtype!r} is not one of '
+                      "('float32', 'bfloat16', 'float16')")
+  pretrained = config.model.get('pretrained', '')
+  if pretrained and not os.path.isfile(os.path.expanduser(pretrained)):
+    raise ConfigError(f'config.model.pretrained: no file {pretrained!r} (the backbone\'s '
+                      'ImageNet weights; see the config\'s docstring for how to get them)')
   if config.data.name not in sources.NAMES:
     raise ConfigError(f'config.data.name: {config.data.name!r} is not one of '
                       f'{list(sources.NAMES)}')
@@ -53,14 +60,20 @@ def _lookup(config, dotted_key):
 
 
 def run_or_exit(fn):
-  """Runs `fn`; a user error (bad config, missing file) exits with one line.
+  """Runs `fn`; a user error (bad config, bad or missing file, an unwritable or
+  full disk) exits with one line and status 1; a preempted run (workdir.Preempted)
+  with one line and status workdir.EXIT_PREEMPTED, so a scheduler requeues it.
 
   Set STSEG_TRACEBACK=1 to see the full traceback instead.
   """
+  from stseg_jax import workdir  # pylint: disable=g-import-not-at-top
   from stseg_jax.data import errors  # pylint: disable=g-import-not-at-top
   try:
     return fn()
-  except (ConfigError, errors.DataError, FileNotFoundError, FloatingPointError) as e:
+  except workdir.Preempted as e:
+    print(f'stopped: {e}', file=sys.stderr, flush=True)
+    sys.exit(workdir.EXIT_PREEMPTED)
+  except (ConfigError, errors.DataError, OSError, FloatingPointError) as e:
     if os.environ.get('STSEG_TRACEBACK'):
       raise
     sys.exit(f'error: {e}')
@@ -76,13 +89,29 @@ def check_crop_fits(config, largest_side, split):
 
 
 def parse_flags(argv):
-  """absl flag parsing for the entry points, turning a bad --config.KEY=VALUE
-  override (unknown key, wrong type) into one line naming it."""
+  """absl flag parsing for the entry points: a config file that is missing, does
+  not parse or raises, and a bad --config.KEY=VALUE override (unknown key,
+  wrong type), each end in one line naming the file or the key."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+  config_file = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), '?')
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    sys.exit(f'error: {e}')
-  except (AttributeError, KeyError, TypeError, ValueError) as e:
-    overrides = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')]
-    sys.exit(f'error: bad config override among {overrides}: {e}')
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if lines and 'Failed loading config file' in lines[0]:
+      sys.exit(f'error: --config={config_file}: {lines[-1]}')
+    sys.exit(f'error: {" ".join(lines)}')
+  except (AttributeError, KeyError) as e:
+    missing = str(e.args[0] if e.args else e).strip('\'"')
+    named = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')
+             and missing in a.split('=')[0].split('.')[1:]]
+    sys.exit(f'error: {named[0] if named else "a --config override"}: no field {missing!r} '
+             'in the config (see configs/default.py)')
+  except Exception as e:  # pylint: disable=broad-except  # the config file's own code failed
+    if os.environ.get('STSEG_TRACEBACK'):
+      raise
+    where = getattr(e, 'filename', None) or config_file
+    line = f', line {e.lineno}' if isinstance(e, SyntaxError) and e.lineno else ''
+    sys.exit(f'error: --config={config_file}: {where}{line}: {type(e).__name__}: {e}'
+             if isinstance(e, SyntaxError) else
+             f'error: --config={config_file}: the config raised {type(e).__name__}: {e}')

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
@@ -19,7 +18,7 @@ import jax.numpy as jnp
 from jax.experimental import multihost_utils
 import numpy as np
 
-from stseg_jax import distributed
+from stseg_jax import cli
 from stseg_jax import inference
 from stseg_jax import instance_metrics
 from stseg_jax import metrics
@@ -225,22 +224,7 @@ def evaluate_checkpoint(config, workdir, checkpoint_step=None):
   return result
 
 
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  del argv
-  from stseg_jax import config_check  # pylint: disable=g-import-not-at-top
-  distributed.initialize()
-  config_check.run_or_exit(lambda: evaluate_checkpoint(
-      FLAGS.config, FLAGS.workdir, FLAGS.checkpoint_step))
-
-
 if __name__ == '__main__':
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Workdir of the training run.')
   flags.DEFINE_integer('checkpoint_step', None, 'Step to evaluate; default latest.')
-  flags.mark_flags_as_required(['config', 'workdir'])
-  from stseg_jax import config_check  # pylint: disable=g-import-not-at-top
-  app.run(main, flags_parser=config_check.parse_flags)
+  cli.run(lambda config, workdir: evaluate_checkpoint(config, workdir, flags.FLAGS.checkpoint_step),
+          'Workdir of the training run.')

@@ -16,7 +16,6 @@ import math
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
@@ -26,7 +25,7 @@ import numpy as np
 
 from stseg_jax import checkpoints
 from stseg_jax import config_check
-from stseg_jax import distributed
+from stseg_jax import cli
 from stseg_jax import inference
 from stseg_jax import optim
 from stseg_jax import sharding
@@ -91,6 +90,53 @@ def config_hash(config):
   return hashlib.sha256(config.to_json(sort_keys=True).encode()).hexdigest()[:16]
 
 
+def provenance(config, teacher_workdir, step, variables):
+  """What makes these labels these labels: the teacher (its workdir, step and a
+  digest of its weights) and the labelling recipe (settings, unlabeled data)."""
+  digest = hashlib.sha256()
+  for leaf in jax.tree.leaves(jax.device_get(variables)):
+    digest.update(np.ascontiguousarray(leaf).tobytes())
+  return {'teacher': {'workdir': os.path.realpath(teacher_workdir), 'step': int(step),
+                      'weights_sha256': digest.hexdigest()[:16]},
+          'recipe': {'pseudo_label': config.pseudo_label.to_dict(),
+                     'data': unlabeled_data_config(config).to_dict(),
+                     'split': config.unlabeled.split}}
+
+
+def _differences(a, b, prefix=''):
+  if isinstance(a, dict) and isinstance(b, dict):
+    return [d for k in sorted(set(a) | set(b))
+            for d in _differences(a.get(k), b.get(k), f'{prefix}{k}.')]
+  return [] if a == b else [f'{prefix[:-1]}: {a!r} -> {b!r}']
+
+
+def claim(out_dir, name, made_by):
+  """Ties DIR/pseudo/<name> to `made_by` (provenance) before any shard is written.
+
+  A labels folder holds one teacher's labels made one way: a rerun with
+  another teacher or recipe would skip the shards already there and mix two
+  sets under one manifest. So the first job writes <name>.provenance.json,
+  and a later one that differs stops, naming what differs.
+  """
+  path = os.path.join(out_dir, f'{name}.provenance.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      found = json.load(f)
+    # JSON turns tuples into lists: compare in JSON form.
+    diffs = _differences(found, json.loads(json.dumps(made_by)))
+    if diffs:
+      raise config_check.ConfigError(
+          f'{out_dir} holds pseudo labels of another teacher or recipe ({"; ".join(diffs[:4])}): '
+          'label into another workdir, or delete that folder to relabel')
+  multihost_utils.sync_global_devices('pseudo_label: provenance checked')
+  if jax.process_index() == 0 and not os.path.exists(path):
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+      json.dump(made_by, f, indent=1)
+    os.replace(tmp, path)
+  multihost_utils.sync_global_devices('pseudo_label: provenance written')
+
+
 def run(config, workdir, teacher_workdir, teacher_step=None):
   """Writes this process's shards, then (process 0) the manifest."""
   config_check.validate(config)
@@ -108,6 +154,8 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   predictor = inference.Predictor(model, variables, mesh,
                                   inference.InferenceConfig.from_config(p.inference),
                                   source.num_classes)
+  made_by = provenance(config, teacher_workdir, step, variables)
+  claim(out_dir, p.name, made_by)
   ranges = shard_ranges(len(source), p.images_per_shard)
   mine = range(jax.process_index(), len(ranges), jax.process_count())
   start_time = time.time()
@@ -136,7 +184,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   if jax.process_index() == 0:
     manifest = {
         'name': p.name, 'class_names': list(source.class_names),
-        'teacher': {'workdir': os.path.abspath(teacher_workdir), 'step': step},
+        'teacher': made_by['teacher'],
         'config_hash': config_hash(config), 'soft_topk': p.soft_topk,
         'source': {'data': unlabeled_data_config(config).to_dict(),
                    'split': config.unlabeled.split, 'num_images': len(source)},
@@ -150,23 +198,9 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   return out_dir
 
 
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  del argv
-  distributed.initialize()
-  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir, FLAGS.teacher_workdir,
-                                       FLAGS.teacher_step))
-
-
 if __name__ == '__main__':
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Where DIR/pseudo goes.')
-  # Defined here, not at import: stseg_jax.train imports this module again
-  # under its own name, and a second definition of a flag is an error.
   flags.DEFINE_string('teacher_workdir', None, 'Workdir of the teacher run.')
   flags.DEFINE_integer('teacher_step', None, 'Teacher checkpoint; default latest.')
-  flags.mark_flags_as_required(['config', 'workdir', 'teacher_workdir'])
-  app.run(main, flags_parser=config_check.parse_flags)
+  cli.run(lambda config, workdir: run(config, workdir, flags.FLAGS.teacher_workdir,
+                                      flags.FLAGS.teacher_step),
+          'Where DIR/pseudo goes.', required=('teacher_workdir',))

@@ -26,14 +26,12 @@ import json
 import os
 import time
 
-from absl import app
-from absl import flags
 from absl import logging
 import jax
 import ml_collections
 
 from stseg_jax import config_check
-from stseg_jax import distributed
+from stseg_jax import cli
 from stseg_jax import evaluate
 from stseg_jax import gates
 from stseg_jax import pseudo_label
@@ -250,18 +248,5 @@ def report_markdown(report):
   return '\n'.join(lines) + '\n'
 
 
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  del argv
-  distributed.initialize()
-  config_check.run_or_exit(lambda: run(FLAGS.config, FLAGS.workdir))
-
-
 if __name__ == '__main__':
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Where the stages and the report go.')
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, flags_parser=config_check.parse_flags)
+  cli.run(run, 'Where the stages and the report go.')

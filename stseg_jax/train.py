@@ -14,21 +14,18 @@ import threading
 import time
 from concurrent import futures
 
-from absl import app
-from absl import flags
 from absl import logging
 import flax
 import jax
 import jax.numpy as jnp
 from jax.experimental import multihost_utils
 import ml_collections
-from ml_collections import config_flags
 import numpy as np
 import optax
 
 from stseg_jax import checkpoints
 from stseg_jax import config_check
-from stseg_jax import distributed
+from stseg_jax import cli
 from stseg_jax import evaluate as evaluate_lib
 from stseg_jax import losses
 from stseg_jax import metric_writer
@@ -36,6 +33,7 @@ from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
+from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
 from stseg_jax.data import class_stats
 from stseg_jax.data import errors
@@ -77,6 +75,10 @@ def items_per_epoch(config, num_real_images, with_pseudo):
 def make_plan(config, num_train_images, num_devices, with_pseudo=False):
   """Crop, global batch size and number of steps of every epoch."""
   t = config.train
+  if t.batch_size % num_devices:
+    raise config_check.ConfigError(
+        f'config.train.batch_size: {t.batch_size} does not split over {num_devices} devices '
+        f'(use a multiple of {num_devices}, e.g. {-(-t.batch_size // num_devices) * num_devices})')
   crops = schedules.crop_schedule(t.schedule, t.num_epochs, list(t.crop_sizes),
                                   t.warmup_epochs)
   items = sum(items_per_epoch(config, num_train_images, with_pseudo))
@@ -261,16 +263,24 @@ def compile_buckets(step_fn, state, plan, mesh, executor=None, soft_k=0):
 # --- The loop ----------------------------------------------------------------
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains per `config`, evaluating and checkpointing into `workdir`."""
+  """Trains per `config`, evaluating and checkpointing into `workdir`.
+
+  Returns the final state once every step is trained and the last one
+  evaluated; raises workdir.Preempted after a SIGTERM's checkpoint.
+  """
   config_check.validate(config)
   os.makedirs(workdir, exist_ok=True)
+  with workdir_lib.lock(workdir):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir):
+  workdir_lib.check_resume(config, workdir)
   mesh = sharding.make_mesh()
   logging.info('Devices: %d over %d process(es): %s', jax.device_count(),
                jax.process_count(), jax.devices())
-  logging.info('Config:\n%s', config)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=2))
+  logging.info('Config in %s', os.path.join(workdir, 'config.json'))
+  workdir_lib.write_config(config, workdir)
 
   train_sources = [sources.open_source(config.data, config.data.train_split)]
   config_check.check_crop_fits(config, sources.largest_image_side(train_sources[0]),
@@ -297,7 +307,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                              config.model.get('pretrained', ''),
                              config.model.get('backbone', None))
   mngr = checkpoints.manager(workdir, config.keep_checkpoints)
-  restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True)
+  restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True,
+                                 restart_if_unreadable=config.resume_anyway)
   if restored is not None:
     state = restored
     logging.info('Resumed from step %d', int(state.step))
@@ -315,8 +326,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                       int(state.step))
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
-  pending, last_log, last_step, preempted = [], time.time(), step, False
-  run_start = time.time()
+  pending, progress = [], Progress(writer, total_steps, step)
   try:
     batches = _on_devices(
         _train_batches(config, plan, train_sources, indexes, step, soft_k), mesh)
@@ -328,26 +338,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       step += 1
       pending.append(metrics)
       if step % config.log_every == 0 or step == end_step:
-        last_log, last_step = _log_train(writer, step, total_steps, pending, p,
-                                         last_log, last_step, run_start)
+        progress.log(step, pending, p)
         pending = []
       if step % config.eval_every == 0 or step == total_steps:
-        result = evaluator.run(state)
-        writer.write(step, {'eval_miou': result['miou'],
-                            'eval_pixel_accuracy': result['pixel_accuracy']})
-        logging.info('step %d: eval mIoU %.4f', step, result['miou'])
-        evaluate_lib.write_result(workdir, result, config, step)
-        evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'step_{step}'),
-                                config.eval.get('num_visuals', 0))
+        _evaluate(evaluator, state, writer, workdir, config, step)
       preempted = preemption.reached(step)
       if step % config.checkpoint_every == 0 or step == end_step or preempted:
         _check_finite(metrics, step)  # never checkpoint NaN parameters
         checkpoints.save(mngr, state)
       if preempted:
-        logging.warning('SIGTERM: saved a checkpoint at step %d, exiting; rerun to resume', step)
-        break
-    if step < total_steps and not preempted:
+        raise workdir_lib.Preempted(workdir, step, total_steps)
+    if step == total_steps and not _evaluated_at(workdir, config, step):
+      # Every step was trained but the final evaluation is missing: it failed
+      # (a bad val image, since fixed) or the job died before it. A run is
+      # finished when its outputs are.
+      logging.info('Evaluating the final step %d (its evaluation had not finished)', step)
+      _evaluate(evaluator, state, writer, workdir, config, step)
+    elif step < total_steps:
       logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
+  except workdir_lib.Preempted:
+    mngr.wait_until_finished()
+    logging.warning('SIGTERM: saved a checkpoint at step %d of %d; rerun to resume', step,
+                    total_steps)
+    raise
   except (errors.DataError, KeyboardInterrupt):
     _save_finished_work(mngr, state, step)
     raise
@@ -358,6 +371,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     executor.shutdown(cancel_futures=True)
     writer.close()
   return state
+
+
+def _evaluate(evaluator, state, writer, workdir, config, step):
+  result = evaluator.run(state)
+  writer.write(step, {'eval_miou': result['miou'], 'eval_pixel_accuracy': result['pixel_accuracy']})
+  logging.info('step %d: eval mIoU %.4f', step, result['miou'])
+  evaluate_lib.write_result(workdir, result, config, step)
+  evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'step_{step}'),
+                          config.eval.get('num_visuals', 0))
+
+
+def _evaluated_at(workdir, config, step):
+  """Whether the run's own eval result is of `step`."""
+  path = os.path.join(workdir, evaluate_lib.result_file(workdir, config.data))
+  try:
+    with open(path) as f:
+      return json.load(f).get('checkpoint_step') == step
+  except (OSError, ValueError):
+    return False
 
 
 def _on_devices(batches, mesh, ahead=2):
@@ -492,24 +524,37 @@ def _train_batches(config, plan, train_sources, indexes, step, soft_k=0):
       yield p, local_batch
 
 
-def _log_train(writer, step, total_steps, pending, p, last_log, last_step, run_start):
-  """Fetches the interval's metrics (the loop's only host sync) and logs them."""
-  values = jax.device_get(pending)
-  for offset, v in enumerate(values):
-    _check_finite(v, step - len(values) + offset + 1)
-  now = time.time()
-  steps = step - last_step
-  seconds_per_step = (now - last_log) / max(steps, 1)
-  record = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
-  record.update(crop=p.crop, batch_size=p.batch_size,
-                images_per_sec=p.batch_size / seconds_per_step)
-  writer.write(step, record)
-  eta = (total_steps - step) * seconds_per_step
-  logging.info('step %d/%d  loss %.4f  lr %.5f  crop %d  batch %d  %.1f img/s  '
-               'elapsed %.0fs  ETA %.0fs', step, total_steps, record['loss'],
-               record['lr'], p.crop, p.batch_size, record['images_per_sec'],
-               now - run_start, eta)
-  return now, step
+class Progress:
+  """The interval's training metrics into metrics.jsonl and one console line.
+
+  The ETA uses a moving average of the step time: one interval alone jumps
+  between seconds and minutes when the input pipeline stalls.
+  """
+  SMOOTHING = 0.3  # weight of the newest interval
+
+  def __init__(self, writer, total_steps, step):
+    self.writer, self.total_steps = writer, total_steps
+    self.start = self.last_time = time.time()
+    self.last_step, self.seconds_per_step = step, None
+
+  def log(self, step, pending, p):
+    """Fetches the metrics (the loop's only host sync), checks and writes them."""
+    values = jax.device_get(pending)
+    for offset, v in enumerate(values):
+      _check_finite(v, step - len(values) + offset + 1)
+    now = time.time()
+    interval = (now - self.last_time) / max(step - self.last_step, 1)
+    self.seconds_per_step = interval if self.seconds_per_step is None else (
+        self.SMOOTHING * interval + (1 - self.SMOOTHING) * self.seconds_per_step)
+    self.last_time, self.last_step = now, step
+    record = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+    record.update(crop=p.crop, batch_size=p.batch_size, images_per_sec=p.batch_size / interval)
+    self.writer.write(step, record)
+    eta = (self.total_steps - step) * self.seconds_per_step
+    logging.info('step %d/%d  loss %.4f  lr %.5f  crop %d  batch %d  %.1f img/s  '
+                 'elapsed %.0fs  ETA %.0fs', step, self.total_steps, record['loss'],
+                 record['lr'], p.crop, p.batch_size, record['images_per_sec'],
+                 now - self.start, eta)
 
 
 def second_stream_class_uniform(config):
@@ -553,20 +598,5 @@ def loss_class_weights(config, source, workdir):
   return weights
 
 
-# --- Entry point -------------------------------------------------------------
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  del argv
-  distributed.initialize()
-  config_check.run_or_exit(lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
-
-
 if __name__ == '__main__':
-  # Defined here, not at import: the other jobs import this module and define their own.
-  config_flags.DEFINE_config_file('config', None, 'Config file.', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Where checkpoints and metrics go.')
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, flags_parser=config_check.parse_flags)
+  cli.run(train_and_evaluate, 'Where checkpoints and metrics go.')

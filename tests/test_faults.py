@@ -16,6 +16,7 @@ from stseg_jax import checkpoints
 from stseg_jax import optim
 from stseg_jax import sharding
 from stseg_jax import train
+from stseg_jax import workdir as workdir_lib
 from test_camvid import make_root
 from test_train import relative_error, tiny_config
 
@@ -75,8 +76,9 @@ def test_sigterm_checkpoints_exits_cleanly_and_resumes_exactly(tmp_path, straigh
   _wait_for_logged_steps(workdir, 3, proc)
   proc.send_signal(signal.SIGTERM)
   log, _ = proc.communicate(timeout=300)
-  assert proc.returncode == 0, log[-3000:]
-  assert 'SIGTERM: saved a checkpoint' in log
+  # Not 0: a scheduler must tell a preempted job from a finished one.
+  assert proc.returncode == workdir_lib.EXIT_PREEMPTED, log[-3000:]
+  assert 'SIGTERM: saved a checkpoint' in log and 'rerun the same command to resume' in log
   step, _ = _restored_params(workdir)
   assert 3 <= step < 40
   _finish(workdir)
@@ -142,7 +144,7 @@ def test_corrupt_image_mid_run_names_the_file_and_keeps_finished_steps(tmp_path)
   workdir = str(tmp_path / 'run')
   args = [f'--config.data.root={root}', '--config.data.name=camvid',
           '--config.data.eval_split=train', '--config.train.crop_sizes=(32,)',
-          '--config.train.epoch_items=8', '--config.train.batch_size=4',
+          '--config.train.epoch_items=16', '--config.train.batch_size=8',
           '--config.train.num_epochs=200', '--config.eval.batch_size=4',
           '--config.loss.ohem_min_kept=100']
   proc = _train_cli(workdir, *args)
@@ -158,5 +160,6 @@ def test_corrupt_image_mid_run_names_the_file_and_keeps_finished_steps(tmp_path)
   saved = checkpoints.manager(workdir).latest_step()
   assert saved is not None and saved >= 4
   image.write_bytes(good)
-  log = _finish(workdir, *args, '--config.train.num_epochs=20')
+  # Fewer epochs to finish sooner: a changed run, so it must be asked for.
+  log = _finish(workdir, *args, '--config.train.num_epochs=20', '--config.resume_anyway=True')
   assert f'Resumed from step {saved}' in log, log[-3000:]

@@ -20,10 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from stseg_jax.models import efficientnet_lite
 from stseg_jax.models.resnet import STAGES
 
 ARCH_DEPTH = {'resnet50': 50, 'resnet101': 101, 'resnext50_32x4d': 50}
-ARCHS = tuple(ARCH_DEPTH) + ('wideresnet38',)
+ARCHS = tuple(ARCH_DEPTH) + ('wideresnet38', 'efficientnet_lite0')
 
 
 def load_state_dict(path):
@@ -127,8 +128,8 @@ def load_pretrained_backbone(variables, path, arch):
   sd = load_state_dict(path)
   if arch in ARCH_DEPTH:
     _check_depth(sd, ARCH_DEPTH[arch])
-  flat = _convert_flat(sd, _wrn_path if arch == 'wideresnet38' else
-                       _resnet_path)
+  paths = {'wideresnet38': _wrn_path, 'efficientnet_lite0': efficientnet_lite.torch_path}
+  flat = _convert_flat(sd, paths.get(arch, _resnet_path))
   target = {}
   for col in ('params', 'batch_stats'):
     if 'backbone' not in variables.get(col, {}):

@@ -32,6 +32,7 @@ class DeepLabV3Plus(nn.Module):
   num_classes: int
   backbone: str | Callable[..., nn.Module] = 'resnext50_32x4d'
   output_stride: int = 16
+  head_features: int = 256  # ASPP's and the decoder's channels (the paper's 256)
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -42,12 +43,12 @@ class DeepLabV3Plus(nn.Module):
     # Rates (6, 12, 18) are defined at output stride 16; scale them so the
     # receptive field in input pixels stays the same at other strides.
     rates = tuple(r * 16 // self.output_stride for r in (6, 12, 18))
-    y = ASPP(rates, dtype=self.dtype)(feats['out'], train)
+    y = ASPP(rates, self.head_features, dtype=self.dtype)(feats['out'], train)
     low = layers.ConvBN(48, dtype=self.dtype)(feats['low_level'], train)
     y = resize.bilinear(y, low.shape[1:3])
     y = jnp.concatenate([y, low], axis=-1)
     for _ in range(2):
-      y = layers.ConvBN(256, 3, dtype=self.dtype)(y, train)
+      y = layers.ConvBN(self.head_features, 3, dtype=self.dtype)(y, train)
     y = layers.Classifier(self.num_classes, dtype=self.dtype)(y)
     # Upsample in float32 so the loss sees f32 logits even with bf16 compute.
     return {'logits': resize.bilinear(y.astype(jnp.float32), size)}

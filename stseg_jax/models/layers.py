@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from stseg_jax.models import conv
+from stseg_jax.models import efficientnet_lite
 from stseg_jax.models import resize
 from stseg_jax.models import resnet
 from stseg_jax.models import wideresnet38
@@ -84,6 +85,7 @@ BACKBONES = {
     'resnet101': resnet.resnet101,
     'resnext50_32x4d': resnet.resnext50_32x4d,
     'wideresnet38': wideresnet38.WideResNet38,
+    'efficientnet_lite0': efficientnet_lite.EfficientNetLite0,  # ImageNet weights: convert_torch.py
 }
 
 
