@@ -18,8 +18,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from stseg_jax import config_check
 from stseg_jax import cli
+from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import self_train
 
 # Overrides may only touch what the teacher does not see, or the shared teacher
@@ -31,7 +32,7 @@ SHARED_STAGES = ('teacher', 'oracle', 'labels')
 def variant_config(config, overrides, name):
   bad = [k for k in overrides if k not in STUDENT_ONLY]
   if bad:
-    raise config_check.ConfigError(
+    raise errors.ConfigError(
         f'config.ablation.variants.{name}: overrides {bad}; only {STUDENT_ONLY} can change '
         'while the teacher and its pseudo labels are shared')
   return self_train.merged(config, overrides)

@@ -15,8 +15,7 @@ import jax
 from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
-from stseg_jax import config_check
-from stseg_jax.data import errors
+from stseg_jax import errors
 
 
 def manager(workdir, max_to_keep=3):
@@ -62,7 +61,7 @@ def restore(mngr, abstract_state, step=None, quarantine=False, restart_if_unread
     try:
       _check_structure(mngr, candidate, abstract_state)
       return _restore(mngr, candidate, abstract_state)
-    except config_check.ConfigError:
+    except errors.ConfigError:
       raise
     except Exception as e:  # pylint: disable=broad-except  # orbax/tensorstore raise many kinds
       logging.warning('checkpoint step %d in %s does not read back (%s); trying the one before',
@@ -106,7 +105,7 @@ def _check_structure(mngr, step, abstract_state):
            for k in sorted(set(saved) & set(wanted)) if saved[k] != wanted[k]]
   diffs += [f'{k}: only in the checkpoint' for k in sorted(set(saved) - set(wanted))]
   diffs += [f'{k}: not in the checkpoint' for k in sorted(set(wanted) - set(saved))]
-  raise config_check.ConfigError(
+  raise errors.ConfigError(
       f'checkpoint step {step} in {mngr.directory} is of another model or optimizer than this '
       f'config builds ({len(diffs)} arrays differ, e.g. {"; ".join(diffs[:3])}): use the config '
       'it was trained with, or another workdir')

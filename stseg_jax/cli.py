@@ -15,8 +15,9 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from stseg_jax import config_check
 from stseg_jax import distributed
+from stseg_jax import errors
+from stseg_jax import workdir as workdir_lib
 
 
 class _OwnRecordsFilter(logging_std.Filter):
@@ -62,6 +63,52 @@ def run(job, workdir_help, required=()):
                          '?')
       sys.exit(f'error: --config={config_file}: {str(e).strip().splitlines()[-1].strip()}')
     distributed.initialize()
-    config_check.run_or_exit(lambda: job(config, flags.FLAGS.workdir))
+    _run_or_exit(lambda: job(config, flags.FLAGS.workdir))
 
-  app.run(main, flags_parser=config_check.parse_flags)
+  app.run(main, flags_parser=_parse_flags)
+
+
+def _run_or_exit(fn):
+  """Runs `fn`; a user error (bad config, bad or missing file, an unwritable or
+  full disk) exits with one line and status 1; a preempted run (workdir.Preempted)
+  with one line and status workdir.EXIT_PREEMPTED, so a scheduler requeues it.
+
+  Set STSEG_TRACEBACK=1 to see the full traceback instead.
+  """
+  try:
+    return fn()
+  except workdir_lib.Preempted as e:
+    print(f'stopped: {e}', file=sys.stderr, flush=True)
+    sys.exit(workdir_lib.EXIT_PREEMPTED)
+  except (errors.ConfigError, errors.DataError, OSError, FloatingPointError) as e:
+    if os.environ.get('STSEG_TRACEBACK'):
+      raise
+    sys.exit(f'error: {e}')
+
+
+def _parse_flags(argv):
+  """absl flag parsing for the entry points: a config file that is missing, does
+  not parse or raises, and a bad --config.KEY=VALUE override (unknown key,
+  wrong type), each end in one line naming the file or the key."""
+  config_file = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), '?')
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if lines and 'Failed loading config file' in lines[0]:
+      sys.exit(f'error: --config={config_file}: {lines[-1]}')
+    sys.exit(f'error: {" ".join(lines)}')
+  except (AttributeError, KeyError) as e:
+    missing = str(e.args[0] if e.args else e).strip('\'"')
+    named = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')
+             and missing in a.split('=')[0].split('.')[1:]]
+    sys.exit(f'error: {named[0] if named else "a --config override"}: no field {missing!r} '
+             'in the config (see configs/default.py)')
+  except Exception as e:  # pylint: disable=broad-except  # the config file's own code failed
+    if os.environ.get('STSEG_TRACEBACK'):
+      raise
+    where = getattr(e, 'filename', None) or config_file
+    line = f', line {e.lineno}' if isinstance(e, SyntaxError) and e.lineno else ''
+    sys.exit(f'error: --config={config_file}: {where}{line}: {type(e).__name__}: {e}'
+             if isinstance(e, SyntaxError) else
+             f'error: --config={config_file}: the config raised {type(e).__name__}: {e}')

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import evaluate
 from stseg_jax import sharding
 
@@ -63,7 +63,7 @@ class InferenceConfig:
 
 def _check(ok, key, message):
   if not ok:
-    raise config_check.ConfigError(f'inference.{key}: {message}')
+    raise errors.ConfigError(f'inference.{key}: {message}')
 
 
 # The paper's test-time recipe (section 4.3, Cityscapes test set, after [76]). Tiles are sized for

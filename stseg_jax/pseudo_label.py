@@ -24,8 +24,9 @@ import ml_collections
 import numpy as np
 
 from stseg_jax import checkpoints
-from stseg_jax import config_check
 from stseg_jax import cli
+from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import inference
 from stseg_jax import optim
 from stseg_jax import sharding
@@ -125,7 +126,7 @@ def claim(out_dir, name, made_by):
     # JSON turns tuples into lists: compare in JSON form.
     diffs = _differences(found, json.loads(json.dumps(made_by)))
     if diffs:
-      raise config_check.ConfigError(
+      raise errors.ConfigError(
           f'{out_dir} holds pseudo labels of another teacher or recipe ({"; ".join(diffs[:4])}): '
           'label into another workdir, or delete that folder to relabel')
   multihost_utils.sync_global_devices('pseudo_label: provenance checked')

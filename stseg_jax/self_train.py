@@ -30,8 +30,9 @@ from absl import logging
 import jax
 import ml_collections
 
-from stseg_jax import config_check
 from stseg_jax import cli
+from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import evaluate
 from stseg_jax import gates
 from stseg_jax import pseudo_label
@@ -120,7 +121,7 @@ def run(config, workdir):
   """All stages of all loops; returns the report."""
   config_check.validate(config)
   if merged(config, config.student).pseudo.get('soft', False) and not config.pseudo_label.soft_topk:
-    raise config_check.ConfigError('config.student.pseudo.soft needs soft labels: set '
+    raise errors.ConfigError('config.student.pseudo.soft needs soft labels: set '
                                    'config.pseudo_label.soft_topk > 0 (e.g. 3)')
   os.makedirs(workdir, exist_ok=True)
   loops = config.self_training.loops

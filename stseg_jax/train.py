@@ -24,8 +24,9 @@ import numpy as np
 import optax
 
 from stseg_jax import checkpoints
-from stseg_jax import config_check
 from stseg_jax import cli
+from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import evaluate as evaluate_lib
 from stseg_jax import losses
 from stseg_jax import metric_writer
@@ -36,7 +37,6 @@ from stseg_jax import sharding
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
 from stseg_jax.data import class_stats
-from stseg_jax.data import errors
 from stseg_jax.data import pipeline
 from stseg_jax.data import pseudo_source
 from stseg_jax.data import sampler
@@ -76,7 +76,7 @@ def make_plan(config, num_train_images, num_devices, with_pseudo=False):
   """Crop, global batch size and number of steps of every epoch."""
   t = config.train
   if t.batch_size % num_devices:
-    raise config_check.ConfigError(
+    raise errors.ConfigError(
         f'config.train.batch_size: {t.batch_size} does not split over {num_devices} devices '
         f'(use a multiple of {num_devices}, e.g. {-(-t.batch_size // num_devices) * num_devices})')
   crops = schedules.crop_schedule(t.schedule, t.num_epochs, list(t.crop_sizes),
@@ -88,7 +88,7 @@ def make_plan(config, num_train_images, num_devices, with_pseudo=False):
         crop, max(t.crop_sizes), t.batch_size, t.max_batch_size,
         multiple_of=num_devices)
     if items < batch:
-      raise config_check.ConfigError(
+      raise errors.ConfigError(
           f'config.train.epoch_items: {items} items cannot fill one batch of {batch}')
     plan.append(EpochPlan(crop, batch, items // batch))
   return plan

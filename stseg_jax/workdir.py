@@ -23,7 +23,7 @@ from absl import logging
 import jax
 import ml_collections
 
-from stseg_jax import config_check
+from stseg_jax import errors
 
 # EX_TEMPFAIL (sysexits.h): a temporary failure, the caller is invited to retry.
 EXIT_PREEMPTED = 75
@@ -48,7 +48,7 @@ class Preempted(Exception):
     return Preempted, (self.workdir, self.step, self.total)
 
 
-class WorkdirInUse(config_check.ConfigError):
+class WorkdirInUse(errors.ConfigError):
   """Another live job holds the workdir."""
 
 
@@ -83,7 +83,7 @@ def saved_config(workdir):
     with open(path) as f:
       return ml_collections.ConfigDict(json.load(f))
   except ValueError as e:
-    raise config_check.ConfigError(f'{path} does not parse ({e}); it is the config the run '
+    raise errors.ConfigError(f'{path} does not parse ({e}); it is the config the run '
                                    'was started with, restore or delete it') from e
 
 
@@ -126,7 +126,7 @@ def check_resume(config, workdir):
     return
   listed = '; '.join(changes[:8]) + (f'; and {len(changes) - 8} more' if len(changes) > 8 else '')
   if not config.get('resume_anyway', False):
-    raise config_check.ConfigError(
+    raise errors.ConfigError(
         f'{workdir} holds a run started with another config ({listed}); resuming would not be '
         'that run: use a new workdir, or --config.resume_anyway=True to continue with these '
         'changes')

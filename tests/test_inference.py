@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import evaluate
 from stseg_jax import inference
 from stseg_jax import models
@@ -146,5 +146,5 @@ def test_config_from_config_dict():
       ml_collections.ConfigDict(dict(tile_size=(0, 0)))).tile_size is None
   assert inference.InferenceConfig(tile_size=0).tile_size is None
   assert inference.PAPER_RECIPE.scales == (0.5, 1.0, 2.0) and inference.PAPER_RECIPE.flip
-  with pytest.raises(config_check.ConfigError, match='tile_overlap'):
+  with pytest.raises(errors.ConfigError, match='tile_overlap'):
     inference.InferenceConfig(tile_overlap=1.0)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import pseudo_source
 

@@ -19,12 +19,11 @@ import pytest
 from PIL import Image
 
 from stseg_jax import checkpoints
-from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import pseudo_label
 from stseg_jax import self_train
 from stseg_jax import train
 from stseg_jax import workdir as workdir_lib
-from stseg_jax.data import errors
 from test_camvid import make_root
 from test_train import tiny_config
 
@@ -47,7 +46,7 @@ def test_resume_with_a_changed_training_field_stops_naming_it(trained, tmp_path)
   changed = tiny_config()
   changed.train.base_lr *= 10
   changed.train.num_epochs = 3
-  with pytest.raises(config_check.ConfigError, match=r'train.base_lr: 0.05 -> 0.5.*train.num_epochs'):
+  with pytest.raises(errors.ConfigError, match=r'train.base_lr: 0.05 -> 0.5.*train.num_epochs'):
     train.train_and_evaluate(changed, trained)
   # Logging and evaluation cadence may change: that run resumes (and is already done).
   cadence = tiny_config()
@@ -69,7 +68,7 @@ def test_a_checkpoint_of_another_model_is_a_config_error_not_damage(trained, tmp
   other.data.num_val = 8
   other.model.name, other.model.backbone, other.model.output_stride = 'deeplabv3plus', 'resnet50', 16
   other.resume_anyway = True  # past the config check: the checkpoint's arrays still differ
-  with pytest.raises(config_check.ConfigError, match='another model or optimizer.*arrays differ'):
+  with pytest.raises(errors.ConfigError, match='another model or optimizer.*arrays differ'):
     train.train_and_evaluate(other, workdir)
   assert not os.path.exists(os.path.join(workdir, 'checkpoints_corrupt'))
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
@@ -122,7 +121,7 @@ def test_a_failed_final_evaluation_is_redone_on_rerun(tmp_path):
 def test_a_batch_that_does_not_split_over_the_devices_is_refused():
   config = tiny_config()
   config.train.batch_size = 6  # conftest: 8 devices
-  with pytest.raises(config_check.ConfigError, match='batch_size: 6 does not split over 8'):
+  with pytest.raises(errors.ConfigError, match='batch_size: 6 does not split over 8'):
     train.make_plan(config, 16, 8)
 
 
@@ -157,7 +156,7 @@ def test_relabelling_with_another_teacher_or_recipe_is_refused(trained, tmp_path
   other = tiny_config()
   other.data.num_unlabeled = 4
   other.pseudo_label.confidence_threshold = 0.5
-  with pytest.raises(config_check.ConfigError,
+  with pytest.raises(errors.ConfigError,
                      match='another teacher or recipe.*confidence_threshold: 0.0 -> 0.5'):
     pseudo_label.run(other, labels, trained)
   retrained = _copy(trained, tmp_path)  # the same step number, other weights
@@ -167,7 +166,7 @@ def test_relabelling_with_another_teacher_or_recipe_is_refused(trained, tmp_path
   for sub in ('checkpoints',):
     subprocess.run(['rm', '-r', os.path.join(retrained, sub)], check=True)
   train.train_and_evaluate(config_2, retrained)
-  with pytest.raises(config_check.ConfigError, match='teacher.workdir|weights_sha256'):
+  with pytest.raises(errors.ConfigError, match='teacher.workdir|weights_sha256'):
     pseudo_label.run(config, labels, retrained)
 
 

@@ -3,7 +3,7 @@ import pickle
 import subprocess
 import sys
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 from stseg_jax.data import tfrecord
 
 # Writes a few PNGs and pseudo-label records, then (fresh interpreter, nothing

@@ -37,6 +37,7 @@ import numpy as np
 import optax
 
 from stseg_jax import config_check
+from stseg_jax import errors
 from stseg_jax import evaluate as evaluate_lib
 from stseg_jax import losses
 from stseg_jax import optim
@@ -392,7 +393,7 @@ def run(config, workdir):
   config, names = bench_config(config)
   for name in names:
     if name not in schedules.SCHEDULES:
-      raise config_check.ConfigError(f'config.bench.schedules: {name!r} is not one of '
+      raise errors.ConfigError(f'config.bench.schedules: {name!r} is not one of '
                                      f'{list(schedules.SCHEDULES)}')
   os.makedirs(workdir, exist_ok=True)
   mesh = sharding.make_mesh()

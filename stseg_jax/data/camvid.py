@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 
 CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'sidewalk', 'tree', 'sign_symbol', 'fence',
                'car', 'pedestrian', 'bicyclist')

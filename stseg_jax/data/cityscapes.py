@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 from stseg_jax.data import image_io
 
 # The official table (cityscapesscripts helpers/labels.py), written as data.

@@ -12,8 +12,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from stseg_jax import errors
 from stseg_jax.data import camvid
-from stseg_jax.data import errors
 
 IGNORE_LABEL = 255
 LABEL_MODES = ('L', 'P', 'I', 'I;16', 'I;16B')

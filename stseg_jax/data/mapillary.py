@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 from stseg_jax.data import image_io
 
 SPLIT_NAMES = {'train': 'training', 'val': 'validation', 'test': 'testing'}

@@ -44,7 +44,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 from stseg_jax.data import example_proto
 from stseg_jax.data import tfrecord
 from stseg_jax.data.centroids import CentroidIndex

@@ -20,8 +20,7 @@ import os
 import ml_collections
 import numpy as np
 
-from stseg_jax import config_check
-from stseg_jax.data import errors
+from stseg_jax import errors
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
 
@@ -113,12 +112,12 @@ def open_student_source(config, real_source):
       records.manifest, list(real_source.class_names),
       os.path.abspath(os.path.expanduser(p.teacher)) if p.teacher else None)
   if p.soft and not records.manifest.get('soft_topk', 0):
-    raise config_check.ConfigError(
+    raise errors.ConfigError(
         f'config.pseudo.soft: the pseudo labels in {directory} have no soft labels '
         '(label them with pseudo_label.soft_topk > 0)')
   if (p.confidence_threshold or p.class_keep_fraction) and len(records) and \
       'confidence' not in records[0]:
-    raise config_check.ConfigError(
+    raise errors.ConfigError(
         f'config.pseudo.confidence_threshold / class_keep_fraction: the pseudo labels in '
         f'{directory} have no confidences (label them with pseudo_label.store_confidence=True)')
   described = records.manifest['source']

@@ -9,11 +9,11 @@ import os
 import numpy as np
 from PIL import Image
 
+from stseg_jax import errors
 from stseg_jax.data import augment
 from stseg_jax.data import bdd100k
 from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
-from stseg_jax.data import errors
 from stseg_jax.data import image_io
 from stseg_jax.data import kitti
 from stseg_jax.data import kshot

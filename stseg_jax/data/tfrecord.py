@@ -18,7 +18,7 @@ import struct
 import google_crc32c
 import numpy as np
 
-from stseg_jax.data import errors
+from stseg_jax import errors
 
 _HEADER = struct.Struct('<QI')  # length, masked CRC of the 8 length bytes
 _FOOTER = struct.Struct('<I')  # masked CRC of the data
