@@ -26,20 +26,6 @@ from stseg_jax import sharding
 from stseg_jax import visualize
 from stseg_jax.data import pipeline
 
-# ImageNet statistics: the pretrained backbones expect them.
-MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
-STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
-
-
-def normalize(images, dtype=jnp.float32):
-  """uint8 NHWC images to normalised floats, on device."""
-  return ((images.astype(jnp.float32) - MEAN) / STD).astype(dtype)
-
-
-def predict_logits(model, variables, images):
-  return model.apply(variables, normalize(images, model.dtype), train=False)['logits']
-
-
 class Evaluator:
   """Confusion matrix over a split, accumulated on device across batches.
 
@@ -55,7 +41,7 @@ class Evaluator:
     ignore = config.augment.ignore_label
 
     def eval_step(params, batch_stats, batch):
-      logits = predict_logits(model, {'params': params, 'batch_stats': batch_stats},
+      logits = inference.predict_logits(model, {'params': params, 'batch_stats': batch_stats},
                               batch['image'])
       prediction = jnp.argmax(logits, -1).astype(jnp.uint8)
       cm = metrics.confusion_matrix(prediction, batch['label'], num_classes, ignore)

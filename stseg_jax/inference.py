@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax import errors
-from stseg_jax import evaluate
+from stseg_jax import models
 from stseg_jax import sharding
 
 
@@ -133,11 +133,16 @@ def _pad_tile(tile, hw):
   return out
 
 
+def predict_logits(model, variables, images):
+  """uint8 NHWC images to logits: the one inference forward (evaluation,
+  pseudo labels, the predictor's tiles)."""
+  x = models.normalize(images, getattr(model, 'dtype', jnp.float32))
+  return model.apply(variables, x, train=False)['logits']
+
+
 def forward_probs(model, variables, images):
   """uint8 NHWC images to float32 softmax probabilities."""
-  x = evaluate.normalize(images, getattr(model, 'dtype', jnp.float32))
-  logits = model.apply(variables, x, train=False)['logits']
-  return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+  return jax.nn.softmax(predict_logits(model, variables, images).astype(jnp.float32), axis=-1)
 
 
 class _Stitcher:

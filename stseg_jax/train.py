@@ -169,7 +169,7 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
   bucket's compiled step is the same for any run length and a persistent XLA
   cache serves it to the next run.
   """
-  images = evaluate_lib.normalize(batch['image'], model.dtype)
+  images = models.normalize(batch['image'], model.dtype)
   lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
                      config.train.lr_power, config.train.warmup_images)
   batch_ratio = images.shape[0] / config.train.batch_size  # static per crop bucket

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from stseg_jax import errors
-from stseg_jax import evaluate
 from stseg_jax import inference
 from stseg_jax import models
 from stseg_jax import sharding
@@ -86,7 +85,7 @@ def test_tiling_equals_whole_image(tiny, hw):
 def test_whole_image_mode_is_one_softmax(tiny):
   model, variables = tiny
   image = _image(11, 13)
-  want = jax.nn.softmax(model.apply(variables, evaluate.normalize(
+  want = jax.nn.softmax(model.apply(variables, models.normalize(
       image[None]))['logits'])[0]
   got = _predictor(tiny).predict_probs(image)
   np.testing.assert_allclose(got, want, atol=1e-6)

@@ -155,7 +155,7 @@ def test_evaluate_reports_iiou_of_its_own_predictions(tmp_path):
   """evaluate's iIoU over a padded, 8-device-sharded batch equals the accumulator fed
   directly with the same model's predictions (the accumulator itself is checked above)."""
   from configs import default  # pylint: disable=g-import-not-at-top
-  from stseg_jax import evaluate, sharding  # pylint: disable=g-import-not-at-top
+  from stseg_jax import evaluate, inference, sharding  # pylint: disable=g-import-not-at-top
   from stseg_jax.data import sources  # pylint: disable=g-import-not-at-top
   from test_cityscapes import image_path, make_root, stems  # pylint: disable=g-import-not-at-top
   root = make_root(tmp_path)
@@ -175,7 +175,7 @@ def test_evaluate_reports_iiou_of_its_own_predictions(tmp_path):
   expected = instance_metrics.InstanceAccumulator()
   for i in range(len(source)):
     item = source[i]
-    logits = evaluate.predict_logits(model, variables, item['image'][None])[0]
+    logits = inference.predict_logits(model, variables, item['image'][None])[0]
     expected.add(np.asarray(jnp.argmax(logits, -1)), item['label'], item['instance'])
   want = expected.result()
   assert want['per_class_iiou']['car'] is not None  # the fixture's car instances were scored

@@ -38,8 +38,8 @@ import optax
 
 from stseg_jax import config_check
 from stseg_jax import errors
-from stseg_jax import evaluate as evaluate_lib
 from stseg_jax import losses
+from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
@@ -246,7 +246,7 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
 def plain_step(carry, batch, *, model, tx, aux_weight, dropout_rng):
   """Forward, backward and SGD update of the bare network: no trainer around it."""
   params, batch_stats, opt_state = carry
-  images = evaluate_lib.normalize(batch['image'], model.dtype)
+  images = models.normalize(batch['image'], model.dtype)
   labels = batch['label'].astype(jnp.int32)
 
   def loss_fn(params):

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 BN_EPS = 1e-5
 BN_MOMENTUM = 1.0 - 0.9
 
-# evaluate.normalize: ImageNet statistics on the 0-255 scale.
+# models.normalize: ImageNet statistics on the 0-255 scale.
 MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 

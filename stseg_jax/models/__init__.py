@@ -1,4 +1,4 @@
-"""Segmentation models, built by name with `create`."""
+"""Segmentation models, built by name with `create`; `normalize` prepares their input."""
 
 import dataclasses
 
@@ -11,6 +11,10 @@ from stseg_jax.models import layers
 from stseg_jax.models.deeplabv3plus import DeepLabV3Plus
 from stseg_jax.models.fast_scnn import FastSCNN
 from stseg_jax.models.pspnet import PSPNet
+
+# ImageNet statistics on the 0-255 scale: the pretrained backbones expect them.
+MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 
 MODELS = {
     'deeplabv3plus': DeepLabV3Plus,
@@ -38,6 +42,15 @@ def create(name: str, num_classes: int, **options) -> nn.Module:
     # jnp.dtype raises a clear TypeError on names like 'bf16'.
     options['dtype'] = jnp.dtype(options['dtype'])
   return cls(num_classes=num_classes, **options)
+
+
+def normalize(images, dtype=jnp.float32):
+  """uint8 NHWC images to the normalised floats every model takes, on device.
+
+  Training, evaluation, inference and the benchmarks all call this one, so
+  what a model sees never depends on who feeds it.
+  """
+  return ((images.astype(jnp.float32) - MEAN) / STD).astype(dtype)
 
 
 def param_count(variables) -> int:

@@ -31,7 +31,7 @@ symmetric d * (k // 2); for the stride-2 convs on an even size it is
 asymmetric, (k - 3) // 2 before and one more after (3x3: (0, 1), 5x5:
 (1, 2)). The weights also expect TF-lite input scaling, (x - 127) / 128;
 with `imagenet_input` (default) the backbone takes the project's ImageNet
-normalised images (evaluate.normalize) and rescales them itself.
+normalised images (models.normalize) and rescales them itself.
 
 Output stride 16 or 8 replaces the stride of stage 6 (or 4 and 6) with
 dilation, as resnet.py does: the first block of a dilated stage keeps the
