@@ -51,9 +51,7 @@ def restore(mngr, abstract_state, step=None, quarantine=False, restart_if_unread
   checkpoint at all.
   """
   if step is not None:
-    if step not in mngr.all_steps():
-      raise FileNotFoundError(f'checkpoint step {step}: {mngr.directory} has steps '
-                              f'{sorted(mngr.all_steps())}')
+    _check_step(mngr, step)
     _check_structure(mngr, step, abstract_state)
     return _restore(mngr, step, abstract_state)
   steps = sorted(mngr.all_steps(), reverse=True)
@@ -79,6 +77,12 @@ def restore(mngr, abstract_state, step=None, quarantine=False, restart_if_unread
   return None
 
 
+def _check_step(mngr, step):
+  if step not in mngr.all_steps():
+    raise FileNotFoundError(f'checkpoint step {step}: {mngr.directory} has steps '
+                            f'{sorted(mngr.all_steps())}')
+
+
 def _first_line(error):
   return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
@@ -91,20 +95,27 @@ def _leaves(tree):
           for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
-def _check_structure(mngr, step, abstract_state):
-  """ConfigError if the checkpoint's arrays are not `abstract_state`'s (another model,
-  another class count, another optimizer); unreadable metadata raises as damage."""
-  with _stderr_silenced():
-    saved = _leaves(_saved_arrays(mngr, step))
-  wanted = _leaves(abstract_state)
-  if saved == wanted:
-    return
-  if not saved:
-    raise ValueError('no array metadata')  # damage, not another model
+def differences(saved, wanted):
+  """['name: what differs'] between two pytrees of arrays or array metadata
+  (shapes and dtypes): a checkpoint's and what a config builds."""
+  saved, wanted = _leaves(saved), _leaves(wanted)
   diffs = [f'{k}: saved {saved[k][0]} {saved[k][1]}, this config {wanted[k][0]} {wanted[k][1]}'
            for k in sorted(set(saved) & set(wanted)) if saved[k] != wanted[k]]
   diffs += [f'{k}: only in the checkpoint' for k in sorted(set(saved) - set(wanted))]
   diffs += [f'{k}: not in the checkpoint' for k in sorted(set(wanted) - set(saved))]
+  return diffs
+
+
+def _check_structure(mngr, step, abstract_state):
+  """ConfigError if the checkpoint's arrays are not `abstract_state`'s (another model,
+  another class count, another optimizer); unreadable metadata raises as damage."""
+  with _stderr_silenced():
+    saved = _saved_arrays(mngr, step)
+  if not _leaves(saved):
+    raise ValueError('no array metadata')  # damage, not another model
+  diffs = differences(saved, abstract_state)
+  if not diffs:
+    return
   raise errors.ConfigError(
       f'checkpoint step {step} in {mngr.directory} is of another model or optimizer than this '
       f'config builds ({len(diffs)} arrays differ, e.g. {"; ".join(diffs[:3])}): use the config '
@@ -173,17 +184,21 @@ def _saved_arrays(mngr, step):
   return getattr(metadata, 'tree', metadata) or {}
 
 
-def load_variables(workdir, sharding):
-  """(params, batch_stats, step) of WORKDIR's latest checkpoint, whatever model or
-  class count wrote it: shapes come from the checkpoint's own metadata."""
+def load_variables(workdir, sharding, step=None):
+  """(params, batch_stats, step) of WORKDIR's checkpoint `step` (default: the latest),
+  whatever model or class count wrote it: shapes come from the checkpoint's own
+  metadata, arrays go to `sharding`."""
   mngr = manager(workdir)
-  step = mngr.latest_step()
   if step is None:
-    raise FileNotFoundError(f'no checkpoint in {os.path.join(workdir, "checkpoints")}')
-  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding),
-                        _saved_arrays(mngr, step))
-  restored = mngr.restore(step, args=ocp.args.StandardRestore(target))
-  return restored['params'], restored.get('batch_stats', {}), step
+    step = mngr.latest_step()
+    if step is None:
+      raise FileNotFoundError(f'no checkpoint in {os.path.join(workdir, "checkpoints")}')
+  _check_step(mngr, step)
+  with _stderr_silenced():
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding),
+                          _saved_arrays(mngr, step))
+  restored = _restore(mngr, step, target)
+  return restored['params'], restored.get('batch_stats', {}), int(step)
 
 
 def abstract(state):

@@ -19,12 +19,15 @@ from jax.experimental import multihost_utils
 import numpy as np
 
 from stseg_jax import cli
+from stseg_jax import config_check
 from stseg_jax import inference
 from stseg_jax import instance_metrics
 from stseg_jax import metrics
 from stseg_jax import sharding
+from stseg_jax import state
 from stseg_jax import visualize
 from stseg_jax.data import pipeline
+from stseg_jax.data import sources
 
 class Evaluator:
   """Confusion matrix over a split, accumulated on device across batches.
@@ -58,13 +61,14 @@ class Evaluator:
     n = jax.device_count()
     return -(-self.config.eval.batch_size // n) * n
 
-  def run(self, state):
+  def run(self, variables):
+    """Metrics of the model with `variables` (params, batch_stats) over the split."""
     recipe = inference.InferenceConfig.from_config(self.config.inference)
     accumulator = instance_metrics.InstanceAccumulator() if self.instances else None
     if recipe.tile_size is None and recipe.scales == (1.0,) and not recipe.flip:
-      cm = self._whole_images(state, accumulator)
+      cm = self._whole_images(variables, accumulator)
     else:
-      cm = self._with_recipe(state, recipe, accumulator)
+      cm = self._with_recipe(variables, recipe, accumulator)
     result = metrics.summarize(cm, self.source.class_names)
     if accumulator is not None:
       result.update(_summed_over_processes(accumulator).result())
@@ -72,7 +76,7 @@ class Evaluator:
     result['inference'] = dataclasses.asdict(recipe)
     return result
 
-  def save_examples(self, state, directory, num_images):
+  def save_examples(self, variables, directory, num_images):
     """Colourised predictions of the first eval images as PNGs (visualize.py).
 
     Whole-image predictions whatever the inference recipe: a quick look, not
@@ -84,7 +88,7 @@ class Evaluator:
     local_batch = next(pipeline.eval_batches(self.source, self.batch_size, n))
     global_batch = sharding.to_global(
         {k: local_batch[k] for k in ('image', 'label')}, self.mesh)
-    _, prediction = self._step(state.params, state.batch_stats, global_batch)
+    _, prediction = self._step(variables['params'], variables['batch_stats'], global_batch)
     prediction = _local_rows(prediction)[:n]
     if jax.process_index() != 0:
       return []
@@ -96,16 +100,14 @@ class Evaluator:
     limit = self.config.eval.max_images
     return min(len(self.source), limit) if limit else len(self.source)
 
-  def _with_recipe(self, state, recipe, accumulator):
+  def _with_recipe(self, variables, recipe, accumulator):
     """Tiled / multi-scale / flipped predictions, image by image (inference.py).
 
     Each process predicts its share of the images on its own devices; the
     confusion matrices are summed over processes.
     """
     mesh = sharding.make_mesh(jax.local_devices())
-    predictor = inference.Predictor(
-        self.model, {'params': state.params, 'batch_stats': state.batch_stats}, mesh,
-        recipe, self.source.num_classes)
+    predictor = inference.Predictor(self.model, variables, mesh, recipe, self.source.num_classes)
     c = self.source.num_classes
     cm = np.zeros((c, c), np.int64)
     for i in range(jax.process_index(), self._num_images(), jax.process_count()):
@@ -118,14 +120,15 @@ class Evaluator:
     return np.asarray(multihost_utils.process_allgather(cm)).reshape(-1, c, c).sum(0) \
         if jax.process_count() > 1 else cm
 
-  def _whole_images(self, state, accumulator):
+  def _whole_images(self, variables, accumulator):
     cm = None
     batches = pipeline.eval_batches(self.source, self.batch_size,
                                     self.config.eval.max_images or None)
     for local_batch in batches:
       global_batch = sharding.to_global(
           {k: local_batch[k] for k in ('image', 'label')}, self.mesh)
-      batch_cm, prediction = self._step(state.params, state.batch_stats, global_batch)
+      batch_cm, prediction = self._step(variables['params'], variables['batch_stats'],
+                                        global_batch)
       cm = batch_cm if cm is None else cm + batch_cm
       if accumulator is not None:  # padding rows have label 255 and no instances
         accumulator.add(_local_rows(prediction), local_batch['label'], local_batch['instance'])
@@ -183,27 +186,19 @@ def result_file(workdir, data):
 
 
 def evaluate_checkpoint(config, workdir, checkpoint_step=None):
-  """Restores a checkpoint of `workdir` and evaluates it on the eval split."""
-  from stseg_jax import checkpoints, config_check, optim, train  # pylint: disable=g-import-not-at-top
-  from stseg_jax.data import sources  # pylint: disable=g-import-not-at-top
+  """Evaluates the model of `workdir` (the one it trained, at `checkpoint_step`,
+  default the latest) on `config`'s eval split, as `config` says to."""
   config_check.validate(config)
   mesh = sharding.make_mesh()
   source = sources.open_source(config.data, config.data.eval_split,
-                               instances=config.eval.get('instance_metrics', False))
-  model = train.create_model(config.model, source.num_classes)
-  tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = train.create_train_state(model, tx, jax.random.key(0), mesh)
-  mngr = checkpoints.manager(workdir)
-  step = checkpoint_step if checkpoint_step is not None else mngr.latest_step()
-  if step is None:
-    raise FileNotFoundError(f'--workdir: no checkpoint in {workdir}/checkpoints')
-  state = checkpoints.restore(mngr, checkpoints.abstract(state), step)
+                               instances=config.eval.instance_metrics)
+  model, variables, step = state.restore(workdir, source.num_classes, mesh, checkpoint_step)
   evaluator = Evaluator(model, source, mesh, config)
-  result = evaluator.run(state)
+  result = evaluator.run(variables)
   write_result(workdir, result, config, step)
   name = os.path.splitext(result_file(workdir, config.data))[0]  # eval, eval_B_val, ...
-  evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'{name}_step_{step}'),
-                          config.eval.get('num_visuals', 0))
+  evaluator.save_examples(variables, os.path.join(workdir, 'visuals', f'{name}_step_{step}'),
+                          config.eval.num_visuals)
   logging.info('step %d on %s/%s: mIoU %.4f, pixel accuracy %.4f', step,
                config.data.name, config.data.eval_split, result['miou'],
                result['pixel_accuracy'])

@@ -23,13 +23,12 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from stseg_jax import checkpoints
 from stseg_jax import cli
 from stseg_jax import config_check
 from stseg_jax import errors
 from stseg_jax import inference
-from stseg_jax import optim
 from stseg_jax import sharding
+from stseg_jax import state
 from stseg_jax import visualize
 from stseg_jax.data import centroids
 from stseg_jax.data import pseudo_records
@@ -44,25 +43,6 @@ def unlabeled_data_config(config):
       data[key] = config.unlabeled[key]
   data.train_split = config.unlabeled.split
   return data
-
-
-def load_teacher(teacher_workdir, num_classes, mesh, step=None):
-  """(model, variables, step) of a training run's checkpoint, on `mesh`."""
-  from stseg_jax import train  # pylint: disable=g-import-not-at-top
-  config_path = os.path.join(teacher_workdir, 'config.json')
-  if not os.path.exists(config_path):
-    raise FileNotFoundError(f'--teacher_workdir: no config.json in {teacher_workdir}')
-  with open(config_path) as f:
-    teacher_config = ml_collections.ConfigDict(json.load(f))
-  model = train.create_model(teacher_config.model, num_classes)
-  tx = optim.sgd_direction()
-  state = train.create_train_state(model, tx, jax.random.key(0), mesh)
-  mngr = checkpoints.manager(teacher_workdir)
-  step = mngr.latest_step() if step is None else step
-  if step is None:
-    raise FileNotFoundError(f'--teacher_workdir: no checkpoint in {teacher_workdir}/checkpoints')
-  state = checkpoints.restore(mngr, checkpoints.abstract(state), step)
-  return model, {'params': state.params, 'batch_stats': state.batch_stats}, int(step)
 
 
 def shard_ranges(num_images, images_per_shard):
@@ -148,8 +128,8 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
                                labels=False)
   # Each process predicts its own shards on its own devices: no collectives.
   mesh = sharding.make_mesh(jax.local_devices())
-  model, variables, step = load_teacher(teacher_workdir, source.num_classes, mesh,
-                                        teacher_step)
+  model, variables, step = state.restore(teacher_workdir, source.num_classes, mesh,
+                                         teacher_step)
   # The labelling recipe (pseudo_label.inference: the paper's is multi-scale
   # and flipped), apart from how models are scored (config.inference).
   predictor = inference.Predictor(model, variables, mesh,

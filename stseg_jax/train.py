@@ -9,13 +9,11 @@ import functools
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from concurrent import futures
 
 from absl import logging
-import flax
 import jax
 import jax.numpy as jnp
 from jax.experimental import multihost_utils
@@ -34,6 +32,7 @@ from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
+from stseg_jax import state as state_lib
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
 from stseg_jax.data import class_stats
@@ -41,15 +40,6 @@ from stseg_jax.data import pipeline
 from stseg_jax.data import pseudo_source
 from stseg_jax.data import sampler
 from stseg_jax.data import sources
-
-
-@flax.struct.dataclass
-class TrainState:
-  step: jax.Array
-  images_seen: jax.Array
-  params: dict
-  batch_stats: dict
-  opt_state: optax.OptState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,65 +91,6 @@ def position(plan, step):
       return epoch, step
     step -= p.steps
   return len(plan), 0
-
-
-# --- Model and state ---------------------------------------------------------
-
-def create_model(model_config, num_classes):
-  options = {k: v for k, v in model_config.items() if k not in ('name', 'pretrained')}
-  return models.create(model_config.name, num_classes=num_classes, **options)
-
-
-def create_train_state(model, tx, rng, mesh, pretrained='', backbone=None):
-  """Initialises the replicated train state (on every device, no transfer);
-  `pretrained`: a torchvision/timm backbone file."""
-  def init(rng):
-    variables = model.init(rng, jnp.zeros((1, 64, 64, 3), jnp.float32), train=False)
-    params = variables['params']
-    return TrainState(step=jnp.zeros((), jnp.int32), images_seen=jnp.zeros((), jnp.int32),
-                      params=params, batch_stats=variables.get('batch_stats', {}),
-                      opt_state=tx.init(params))
-  state = jax.jit(init, out_shardings=sharding.replicated(mesh))(rng)
-  if pretrained:
-    from stseg_jax.models import convert_torch  # pylint: disable=g-import-not-at-top
-    variables = convert_torch.load_pretrained_backbone(
-        {'params': state.params, 'batch_stats': state.batch_stats}, pretrained,
-        arch=backbone)
-    variables = jax.device_put(variables, sharding.replicated(mesh))
-    state = state.replace(params=variables['params'],
-                          batch_stats=variables['batch_stats'])
-  return state
-
-
-def _init_from_checkpoint(state, workdir, mesh):
-  """Params and batch stats from another run's latest checkpoint, step and optimizer fresh.
-
-  A leaf whose shape differs there (the classifier of a model trained for other
-  classes, paper section 3.4) or that it lacks keeps its fresh initialisation.
-  """
-  workdir = os.path.expanduser(workdir)
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
-    raise FileNotFoundError(f'config.train.init_from: no checkpoints in {workdir!r}')
-  params, batch_stats, step = checkpoints.load_variables(workdir, sharding.replicated(mesh))
-  kept = []
-
-  def merge(fresh, loaded):
-    fresh_flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(fresh), sep='/')
-    loaded_flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(loaded), sep='/')
-    merged = {}
-    for key, value in fresh_flat.items():
-      other = loaded_flat.get(key)
-      if other is not None and other.shape == value.shape:
-        merged[key] = other.astype(value.dtype)
-      else:
-        merged[key] = value
-        kept.append(key)
-    return flax.traverse_util.unflatten_dict(merged, sep='/')
-
-  state = state.replace(params=merge(state.params, params),
-                        batch_stats=merge(state.batch_stats, batch_stats))
-  logging.info('Initialised from %s step %d; fresh: %s', workdir, step, kept or 'nothing')
-  return state
 
 
 def train_step(state, batch, total_images, *, model, tx, config, class_weights=None):
@@ -293,7 +224,7 @@ def _train_and_evaluate(config, workdir):
     train_sources.append(train_sources[0])
   eval_source = sources.open_source(config.data, config.data.eval_split,
                                     instances=config.eval.get('instance_metrics', False))
-  model = create_model(config.model, train_sources[0].num_classes)
+  model = state_lib.create_model(config.model, train_sources[0].num_classes)
   plan = make_plan(config, len(train_sources[0]), jax.device_count(),
                    with_pseudo=len(train_sources) > 1)
   total_steps = sum(p.steps for p in plan)
@@ -303,9 +234,8 @@ def _train_and_evaluate(config, workdir):
   class_weights = loss_class_weights(config, train_sources[0], workdir)
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = create_train_state(model, tx, jax.random.key(config.seed), mesh,
-                             config.model.get('pretrained', ''),
-                             config.model.get('backbone', None))
+  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh,
+                                       config.model.pretrained, config.model.get('backbone'))
   mngr = checkpoints.manager(workdir, config.keep_checkpoints)
   restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True,
                                  restart_if_unreadable=config.resume_anyway)
@@ -313,7 +243,7 @@ def _train_and_evaluate(config, workdir):
     state = restored
     logging.info('Resumed from step %d', int(state.step))
   elif config.train.get('init_from', ''):
-    state = _init_from_checkpoint(state, config.train.init_from, mesh)
+    state = state_lib.init_from_checkpoint(state, config.train.init_from, mesh)
 
   step_fn = make_step_fn(config, model, tx, mesh, class_weights)
   executor = futures.ThreadPoolExecutor(max_workers=1)
@@ -374,11 +304,11 @@ def _train_and_evaluate(config, workdir):
 
 
 def _evaluate(evaluator, state, writer, workdir, config, step):
-  result = evaluator.run(state)
+  result = evaluator.run(state.variables)
   writer.write(step, {'eval_miou': result['miou'], 'eval_pixel_accuracy': result['pixel_accuracy']})
   logging.info('step %d: eval mIoU %.4f', step, result['miou'])
   evaluate_lib.write_result(workdir, result, config, step)
-  evaluator.save_examples(state, os.path.join(workdir, 'visuals', f'step_{step}'),
+  evaluator.save_examples(state.variables, os.path.join(workdir, 'visuals', f'step_{step}'),
                           config.eval.get('num_visuals', 0))
 
 

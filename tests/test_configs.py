@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 from stseg_jax import config_check
+from stseg_jax import state as state_lib
 from stseg_jax import train
 from stseg_jax.data import sources
 
@@ -24,7 +25,7 @@ def test_config_builds(name):
   config_check.validate(config)
   source = sources.open_source(config.data, config.data.train_split)
   assert len(source) > 0
-  model = train.create_model(config.model, source.num_classes)
+  model = state_lib.create_model(config.model, source.num_classes)
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)),
                                              train=False))
   assert 'params' in shapes

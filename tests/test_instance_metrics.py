@@ -2,7 +2,6 @@
 import copy
 import math
 import os
-import types
 
 import flax.linen as nn
 import jax
@@ -169,8 +168,7 @@ def test_evaluate_reports_iiou_of_its_own_predictions(tmp_path):
   model = _PixelModel()
   variables = {'params': model.init(jax.random.key(1), jnp.zeros((1, 8, 16, 3)))['params'],
                'batch_stats': {}}
-  state = types.SimpleNamespace(**variables)
-  result = evaluate.Evaluator(model, source, sharding.make_mesh(), config).run(state)
+  result = evaluate.Evaluator(model, source, sharding.make_mesh(), config).run(variables)
 
   expected = instance_metrics.InstanceAccumulator()
   for i in range(len(source)):

@@ -15,6 +15,7 @@ from configs import synthetic_fastscnn
 from stseg_jax import evaluate
 from stseg_jax import optim
 from stseg_jax import sharding
+from stseg_jax import state as state_lib
 from stseg_jax import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,9 +101,9 @@ def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
 
 
 def _one_step(mesh, config, batch):
-  model = train.create_model(config.model, 19)
+  model = state_lib.create_model(config.model, 19)
   tx = optim.sgd_direction()
-  state = train.create_train_state(model, tx, jax.random.key(0), mesh)
+  state = state_lib.create_train_state(model, tx, jax.random.key(0), mesh)
   step = jax.jit(
       lambda s, b: train.train_step(s, b, 100, model=model, tx=tx, config=config),
       in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)))
@@ -241,9 +242,9 @@ def test_init_from_keeps_weights_and_reinitialises_a_resized_classifier(trained)
   workdir, source_state = trained
   config = tiny_config()
   mesh = sharding.make_mesh()
-  model = train.create_model(config.model, 21)  # e.g. two new classes in the target domain
-  fresh = train.create_train_state(model, optim.sgd_direction(), jax.random.key(7), mesh)
-  state = train._init_from_checkpoint(fresh, workdir, mesh)  # pylint: disable=protected-access
+  model = state_lib.create_model(config.model, 21)  # e.g. two new classes in the target domain
+  fresh = state_lib.create_train_state(model, optim.sgd_direction(), jax.random.key(7), mesh)
+  state = state_lib.init_from_checkpoint(fresh, workdir, mesh)
   flat = lambda tree: flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep='/')
   source, new, init = flat(source_state.params), flat(state.params), flat(fresh.params)
   resized = sorted(k for k in new if new[k].shape != source[k].shape)

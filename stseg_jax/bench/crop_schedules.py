@@ -43,6 +43,7 @@ from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
+from stseg_jax import state as state_lib
 from stseg_jax import train
 from stseg_jax.data import sources
 
@@ -398,14 +399,14 @@ def run(config, workdir):
   os.makedirs(workdir, exist_ok=True)
   mesh = sharding.make_mesh()
   source = sources.open_source(config.data, config.data.train_split)
-  model = train.create_model(config.model, source.num_classes)
+  model = state_lib.create_model(config.model, source.num_classes)
   plans = plans_for(config, names, len(source))
   buckets = sorted({p.crop: p for plan in plans.values() for p in plan}.values(),
                    key=lambda p: p.crop)
   constant_images = schedule_totals(plans['constant'])['images']
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = train.create_train_state(model, tx, jax.random.key(config.seed), mesh)
+  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
   rows, compile_wall, state = time_buckets(config, model, tx, state, source.num_classes,
                                            buckets, mesh, constant_images)
   if jax.process_index() == 0:  # kept should a later stage fail or run out of time

@@ -32,6 +32,7 @@ import numpy as np
 from stseg_jax import cli
 from stseg_jax import optim
 from stseg_jax import sharding
+from stseg_jax import state as state_lib
 from stseg_jax import train
 from stseg_jax.bench import crop_schedules
 
@@ -88,9 +89,9 @@ def summarise(seconds, ops, top=40):
 
 def profile_crop(config, crop, mesh, workdir):
   b = config.bench
-  model = train.create_model(config.model, b.num_classes)
+  model = state_lib.create_model(config.model, b.num_classes)
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = train.create_train_state(model, tx, jax.random.key(config.seed), mesh)
+  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
   step = train.compile_buckets(train.make_step_fn(config, model, tx, mesh), state,
                                [train.EpochPlan(crop, b.batch_size, 1)], mesh)[crop].result()
   horizon = sharding.to_replicated(np.int32(10**6), mesh)
