@@ -1,10 +1,15 @@
-"""Crop-size schedules of paper section 3.3 (Fig. 2, Table 4) and their batch sizes.
+"""Crop-size schedules of paper section 3.3 (Fig. 2, Table 4), their batch sizes, the epoch plan.
 
 A schedule is the crop size of every epoch. Smaller crops buy bigger batches
 at a fixed pixel budget (paper: batch 16 at 800, up to 64 at small crops), and
 the learning rate follows images seen, not steps, so schedules with different
-batch sizes decay alike (`poly_lr`, shared with the optimizer).
+batch sizes decay alike (`poly_lr`, shared with the optimizer). The epoch
+plan (`make_plan`) is the run: per epoch its crop, global batch and steps;
+`position` finds a global step in it, which is how a resumed run finds its data.
 """
+import dataclasses
+
+from stseg_jax import errors
 from stseg_jax.optim import poly_lr  # noqa: F401  One formula for the optimizer and here.
 
 SCHEDULES = ('constant', 'coarse2fine', 'fine2coarse', 'coarse2fine+', 'fine2coarse+')
@@ -73,6 +78,38 @@ def batch_size_for_crop(crop, base_crop, base_batch, max_batch, multiple_of=1):
   return max(multiple_of, batch // multiple_of * multiple_of)
 
 
-def buckets(schedule):
-  """The distinct crop sizes a schedule uses, ascending (one compile each)."""
-  return sorted(set(schedule))
+
+@dataclasses.dataclass(frozen=True)
+class EpochPlan:
+  crop: int
+  batch_size: int
+  steps: int
+
+
+def make_plan(train_config, items_per_epoch, num_devices):
+  """Crop, global batch size and steps of every epoch of `items_per_epoch` items
+  (data/mixture.py counts them), from config.train; batches split over `num_devices`."""
+  t = train_config
+  if t.batch_size % num_devices:
+    raise errors.ConfigError(
+        f'config.train.batch_size: {t.batch_size} does not split over {num_devices} devices '
+        f'(use a multiple of {num_devices}, e.g. {-(-t.batch_size // num_devices) * num_devices})')
+  crops = crop_schedule(t.schedule, t.num_epochs, list(t.crop_sizes), t.warmup_epochs)
+  plan = []
+  for crop in crops:
+    batch = batch_size_for_crop(crop, max(t.crop_sizes), t.batch_size, t.max_batch_size,
+                                multiple_of=num_devices)
+    if items_per_epoch < batch:
+      raise errors.ConfigError(
+          f'config.train.epoch_items: {items_per_epoch} items cannot fill one batch of {batch}')
+    plan.append(EpochPlan(crop, batch, items_per_epoch // batch))
+  return plan
+
+
+def position(plan, step):
+  """(epoch, batch within epoch) of global step `step`."""
+  for epoch, p in enumerate(plan):
+    if step < p.steps:
+      return epoch, step
+    step -= p.steps
+  return len(plan), 0

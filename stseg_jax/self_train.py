@@ -38,6 +38,7 @@ from stseg_jax import gates
 from stseg_jax import pseudo_label
 from stseg_jax import train
 from stseg_jax import visualize
+from stseg_jax.data import mixture
 from stseg_jax.data import sources
 
 
@@ -107,8 +108,8 @@ def _gate_stages(config, workdir, teacher_dir):
   timings, oracle_dir = {}, None
   if config.self_training.oracle_split:
     oracle_dir = os.path.join(workdir, 'oracle')
-    items = config.train.epoch_items or len(sources.open_source(config.data,
-                                                                config.data.train_split))
+    real = sources.open_source(config.data, config.data.train_split)
+    items, _ = mixture.counts(config, len(real))
     oracle = gates.oracle_config(config, items)
     timings['oracle'] = _stage('oracle', oracle_dir,
                                lambda: train.train_and_evaluate(oracle, oracle_dir))

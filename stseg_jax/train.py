@@ -4,19 +4,15 @@
       [--config.train.num_epochs=4 ...]
 """
 import collections
-import dataclasses
 import functools
 import json
 import os
-import signal
-import threading
 import time
 from concurrent import futures
 
 from absl import logging
 import jax
 import jax.numpy as jnp
-from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 import optax
@@ -30,67 +26,17 @@ from stseg_jax import losses
 from stseg_jax import metric_writer
 from stseg_jax import models
 from stseg_jax import optim
+from stseg_jax import preemption as preemption_lib
+from stseg_jax import profiler as profiler_lib
 from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
 from stseg_jax.data import class_stats
+from stseg_jax.data import mixture
 from stseg_jax.data import pipeline
-from stseg_jax.data import pseudo_source
-from stseg_jax.data import sampler
 from stseg_jax.data import sources
-
-
-@dataclasses.dataclass(frozen=True)
-class EpochPlan:
-  crop: int
-  batch_size: int
-  steps: int
-
-
-def items_per_epoch(config, num_real_images, with_pseudo):
-  """(real, pseudo) items of an epoch: `epoch_items` real plus ratio times that.
-
-  With pseudo.only (pre-training on pseudo labels, paper Table 8) the real
-  items are left out: the same pseudo items as joint training, nothing else.
-  """
-  real = config.train.epoch_items or num_real_images
-  pseudo = sampler.round_half_up(config.pseudo.ratio * real) if with_pseudo else 0
-  if with_pseudo and config.pseudo.get('only', False):
-    return 0, pseudo
-  return real, pseudo
-
-
-def make_plan(config, num_train_images, num_devices, with_pseudo=False):
-  """Crop, global batch size and number of steps of every epoch."""
-  t = config.train
-  if t.batch_size % num_devices:
-    raise errors.ConfigError(
-        f'config.train.batch_size: {t.batch_size} does not split over {num_devices} devices '
-        f'(use a multiple of {num_devices}, e.g. {-(-t.batch_size // num_devices) * num_devices})')
-  crops = schedules.crop_schedule(t.schedule, t.num_epochs, list(t.crop_sizes),
-                                  t.warmup_epochs)
-  items = sum(items_per_epoch(config, num_train_images, with_pseudo))
-  plan = []
-  for crop in crops:
-    batch = schedules.batch_size_for_crop(
-        crop, max(t.crop_sizes), t.batch_size, t.max_batch_size,
-        multiple_of=num_devices)
-    if items < batch:
-      raise errors.ConfigError(
-          f'config.train.epoch_items: {items} items cannot fill one batch of {batch}')
-    plan.append(EpochPlan(crop, batch, items // batch))
-  return plan
-
-
-def position(plan, step):
-  """(epoch, batch within epoch) of global step `step`."""
-  for epoch, p in enumerate(plan):
-    if step < p.steps:
-      return epoch, step
-    step -= p.steps
-  return len(plan), 0
 
 
 def train_step(state, batch, total_images, *, model, tx, config, class_weights=None):
@@ -104,7 +50,7 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
   lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
                      config.train.lr_power, config.train.warmup_images)
   batch_ratio = images.shape[0] / config.train.batch_size  # static per crop bucket
-  lr = lr * batch_ratio ** config.train.get('lr_batch_power', 0.0)
+  lr = lr * batch_ratio ** config.train.lr_batch_power
 
   # Dropout (WideResNet38) draws from a key tied to the step: reproducible.
   dropout_rng = jax.random.fold_in(jax.random.key(config.seed), state.step)
@@ -208,58 +154,43 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 def _train_and_evaluate(config, workdir):
   workdir_lib.check_resume(config, workdir)
   mesh = sharding.make_mesh()
-  logging.info('Devices: %d over %d process(es): %s', jax.device_count(),
-               jax.process_count(), jax.devices())
-  logging.info('Config in %s', os.path.join(workdir, 'config.json'))
+  logging.info('%d %s device(s) over %d process(es); config in %s', jax.device_count(),
+               jax.devices()[0].platform, jax.process_count(),
+               os.path.join(workdir, 'config.json'))
   workdir_lib.write_config(config, workdir)
 
-  train_sources = [sources.open_source(config.data, config.data.train_split)]
-  config_check.check_crop_fits(config, sources.largest_image_side(train_sources[0]),
-                               config.data.train_split)
-  soft_k = 0
-  if config.pseudo.dir:
-    train_sources.append(pseudo_source.open_student_source(config, train_sources[0]))
-    soft_k = train_sources[1].soft_k if config.pseudo.get('soft', False) else 0
-  elif config.pseudo.get('duplicate_real', False):  # the baseline of paper Table 2b
-    train_sources.append(train_sources[0])
+  real = sources.open_source(config.data, config.data.train_split)
+  config_check.check_crop_fits(config, sources.largest_image_side(real), config.data.train_split)
+  mix = mixture.open_mixture(config, real)
   eval_source = sources.open_source(config.data, config.data.eval_split,
-                                    instances=config.eval.get('instance_metrics', False))
-  model = state_lib.create_model(config.model, train_sources[0].num_classes)
-  plan = make_plan(config, len(train_sources[0]), jax.device_count(),
-                   with_pseudo=len(train_sources) > 1)
+                                    instances=config.eval.instance_metrics)
+  model = state_lib.create_model(config.model, real.num_classes)
+  plan = schedules.make_plan(config.train, mix.items_per_epoch, jax.device_count())
   total_steps = sum(p.steps for p in plan)
   total_images = sharding.to_replicated(np.int32(sum(p.steps * p.batch_size for p in plan)),
                                         mesh)
-  indexes = centroid_indexes(config, train_sources, workdir)
-  class_weights = loss_class_weights(config, train_sources[0], workdir)
+  indexes = mixture.centroid_indexes(mix, config.augment.ignore_label,
+                                     os.path.join(workdir, 'centroids'),
+                                     config.train.centroid_min_pixels)
+  class_weights = loss_class_weights(config, real, workdir)
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh,
-                                       config.model.pretrained, config.model.get('backbone'))
   mngr = checkpoints.manager(workdir, config.keep_checkpoints)
-  restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True,
-                                 restart_if_unreadable=config.resume_anyway)
-  if restored is not None:
-    state = restored
-    logging.info('Resumed from step %d', int(state.step))
-  elif config.train.get('init_from', ''):
-    state = state_lib.init_from_checkpoint(state, config.train.init_from, mesh)
-
+  state = _initial_state(config, model, tx, mesh, mngr)
   step_fn = make_step_fn(config, model, tx, mesh, class_weights)
   executor = futures.ThreadPoolExecutor(max_workers=1)
-  compiled = compile_buckets(step_fn, state, plan, mesh, executor, soft_k)
+  compiled = compile_buckets(step_fn, state, plan, mesh, executor, mix.soft_k)
   evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)
   writer = metric_writer.MetricWriter(workdir)
 
-  preemption = Preemption()
-  profiler = Profiler(os.path.join(workdir, 'profile'), config.get('profile_steps', 0),
-                      int(state.step))
+  preemption = preemption_lib.Preemption()
+  profiler = profiler_lib.Profiler(os.path.join(workdir, 'profile'), config.profile_steps,
+                                   int(state.step))
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
   pending, progress = [], Progress(writer, total_steps, step)
   try:
-    batches = _on_devices(
-        _train_batches(config, plan, train_sources, indexes, step, soft_k), mesh)
+    batches = _on_devices(_train_batches(config, plan, mix, indexes, step), mesh)
     for p, batch in batches:
       if step >= end_step:
         break
@@ -303,13 +234,28 @@ def _train_and_evaluate(config, workdir):
   return state
 
 
+def _initial_state(config, model, tx, mesh, mngr):
+  """The newest readable checkpoint's state, else a fresh one (from
+  config.train.init_from's weights if set)."""
+  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh,
+                                       config.model.pretrained, config.model.get('backbone'))
+  restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True,
+                                 restart_if_unreadable=config.resume_anyway)
+  if restored is not None:
+    logging.info('Resumed from step %d', int(restored.step))
+    return restored
+  if config.train.init_from:
+    return state_lib.init_from_checkpoint(state, config.train.init_from, mesh)
+  return state
+
+
 def _evaluate(evaluator, state, writer, workdir, config, step):
   result = evaluator.run(state.variables)
   writer.write(step, {'eval_miou': result['miou'], 'eval_pixel_accuracy': result['pixel_accuracy']})
   logging.info('step %d: eval mIoU %.4f', step, result['miou'])
   evaluate_lib.write_result(workdir, result, config, step)
   evaluator.save_examples(state.variables, os.path.join(workdir, 'visuals', f'step_{step}'),
-                          config.eval.get('num_visuals', 0))
+                          config.eval.num_visuals)
 
 
 def _evaluated_at(workdir, config, step):
@@ -331,60 +277,6 @@ def _on_devices(batches, mesh, ahead=2):
     if len(queue) > ahead:
       yield queue.popleft()
   yield from queue
-
-
-class Profiler:
-  """A jax.profiler trace of `num_steps` steps (config.profile_steps) into
-  WORKDIR/profile, from the 5th step of the run on: compiles and warm-up left out.
-  View with TensorBoard's profile plugin or Perfetto."""
-
-  def __init__(self, directory, num_steps, first_step):
-    self.directory, self.num_steps = directory, num_steps
-    self.start_at, self.active = first_step + 5, False
-
-  def step(self, step):
-    if self.num_steps and step == self.start_at and jax.process_index() == 0:
-      jax.profiler.start_trace(self.directory)
-      self.active = True
-    elif self.active and step == self.start_at + self.num_steps:
-      self.stop()
-
-  def stop(self):
-    if self.active:
-      jax.profiler.stop_trace()
-      self.active = False
-      logging.info('profile of %d steps written to %s', self.num_steps, self.directory)
-
-
-class Preemption:
-  """SIGTERM (what a scheduler sends before killing a job) asks the loop to
-  checkpoint at the end of a step and return.
-
-  One process: our own handler notes the signal. Several: JAX's preemption
-  service (started by jax.distributed.initialize) owns SIGTERM and tells every
-  process the same step to stop at, since a checkpoint needs all of them.
-  """
-
-  def __init__(self):
-    self.requested = False
-    self._previous = None
-    self._multiprocess = jax.process_count() > 1
-    if not self._multiprocess and threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
-
-  def _handle(self, signum, frame):
-    del signum, frame
-    self.requested = True
-
-  def reached(self, step):
-    """Whether to checkpoint and stop after `step`; call it after every step."""
-    if self._multiprocess:
-      return multihost_utils.reached_preemption_sync_point(step)
-    return self.requested
-
-  def restore(self):
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
 
 
 def _save_finished_work(mngr, state, step):
@@ -415,41 +307,19 @@ def _check_finite(metrics, step):
         '(lower train.base_lr, or check the data)')
 
 
-def epoch_items(config, train_sources, indexes, epoch):
-  """The epoch's (source position, image, centroid or None) items, shuffled."""
-  real, pseudo = items_per_epoch(config, len(train_sources[0]), len(train_sources) > 1)
-  if len(train_sources) > 1 and not real:  # pseudo.only: draws as in joint training
-    items = sampler.epoch_items(
-        indexes[1], len(train_sources[1]), pseudo, seed=config.seed, epoch=epoch, stream=1,
-        class_uniform_fraction=config.pseudo.class_uniform_fraction)
-    return [(1, image, center) for image, center in items]
-  if len(train_sources) == 1:
-    items = sampler.epoch_items(
-        indexes[0], len(train_sources[0]), real, seed=config.seed, epoch=epoch,
-        class_uniform_fraction=config.train.class_uniform_fraction)
-    return [(0, image, center) for image, center in items]
-  mixed = sampler.mixed_epoch_items(
-      indexes[0], len(train_sources[0]), indexes[1], len(train_sources[1]),
-      num_real=real, ratio=config.pseudo.ratio,
-      real_class_uniform=config.train.class_uniform_fraction,
-      pseudo_class_uniform=second_stream_class_uniform(config),
-      seed=config.seed, epoch=epoch)
-  return [(0 if tag == 'real' else 1, image, center) for tag, image, center in mixed]
-
-
-def _train_batches(config, plan, train_sources, indexes, step, soft_k=0):
+def _train_batches(config, plan, mix, indexes, step):
   """(epoch plan, local batch) pairs from global step `step` to the end."""
-  first_epoch, start_batch = position(plan, step)
+  first_epoch, start_batch = schedules.position(plan, step)
   for epoch in range(first_epoch, len(plan)):
     p = plan[epoch]
     batches = pipeline.train_epoch(
-        train_sources, epoch_items(config, train_sources, indexes, epoch), crop=p.crop,
+        mix.sources, mixture.epoch_items(mix, indexes, config.seed, epoch), crop=p.crop,
         global_batch=p.batch_size, seed=config.seed, epoch=epoch,
         options=pipeline.AugmentOptions.from_config(config.augment),
         pseudo_options=pipeline.pseudo_augment_options(config),
-        pseudo_sources=(1,) if config.pseudo.dir else (),
+        pseudo_sources=mix.pseudo_positions,
         start_batch=start_batch if epoch == first_epoch else 0,
-        num_workers=config.data.num_workers, soft_k=soft_k)
+        num_workers=config.data.num_workers, soft_k=mix.soft_k)
     for local_batch in batches:
       yield p, local_batch
 
@@ -487,36 +357,9 @@ class Progress:
                  now - self.start, eta)
 
 
-def second_stream_class_uniform(config):
-  """Centroid-sampling share of the second stream: the pseudo labels', or for
-  the duplicate-real baseline the real stream's own (the teacher's sampling:
-  the baseline must differ from the teacher's recipe only in what it repeats)."""
-  if config.pseudo.duplicate_real:
-    return config.train.class_uniform_fraction
-  return config.pseudo.class_uniform_fraction
-
-
-def centroid_indexes(config, train_sources, workdir):
-  """Per train source, its centroid index when centroid sampling uses it."""
-  fractions = [0.0 if config.pseudo.get('only', False) else config.train.class_uniform_fraction,
-               second_stream_class_uniform(config)]
-  indexes = []
-  for source, fraction in zip(train_sources, fractions):
-    if not fraction:
-      indexes.append(None)
-    elif hasattr(source, 'centroid_index'):  # pseudo labels carry their centroids
-      indexes.append(source.centroid_index())
-    else:
-      indexes.append(centroids.build_index(
-          source, source.num_classes, config.augment.ignore_label,
-          os.path.join(workdir, 'centroids'), centroids.source_fingerprint(source),
-          min_pixels=config.train.centroid_min_pixels))
-  return indexes
-
-
 def loss_class_weights(config, source, workdir):
   """The loss's per-class weights per config.loss.class_weighting, or None."""
-  method = config.loss.get('class_weighting', '')
+  method = config.loss.class_weighting
   if not method:
     return None
   counts = class_stats.cached_pixel_counts(

@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import pytest
 
 from stseg_jax import config_check
+from stseg_jax import schedules
 from stseg_jax import state as state_lib
-from stseg_jax import train
+from stseg_jax.data import mixture
 from stseg_jax.data import sources
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,5 +30,6 @@ def test_config_builds(name):
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)),
                                              train=False))
   assert 'params' in shapes
-  plan = train.make_plan(config, len(source), jax.device_count())
+  plan = schedules.make_plan(config.train, sum(mixture.counts(config, len(source))),
+                             jax.device_count())
   assert len(plan) == config.train.num_epochs and all(p.steps > 0 for p in plan)

@@ -21,6 +21,7 @@ from PIL import Image
 from stseg_jax import checkpoints
 from stseg_jax import errors
 from stseg_jax import pseudo_label
+from stseg_jax import schedules
 from stseg_jax import self_train
 from stseg_jax import train
 from stseg_jax import workdir as workdir_lib
@@ -122,7 +123,7 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused():
   config = tiny_config()
   config.train.batch_size = 6  # conftest: 8 devices
   with pytest.raises(errors.ConfigError, match='batch_size: 6 does not split over 8'):
-    train.make_plan(config, 16, 8)
+    schedules.make_plan(config.train, 16, 8)
 
 
 def test_one_job_per_workdir(tmp_path):

@@ -1,5 +1,4 @@
 """Class-uniform and uniform epoch sampling on a deliberately imbalanced index."""
-import collections
 
 import numpy as np
 import pytest
@@ -84,19 +83,6 @@ def test_class_uniform_and_uniform_items_are_shuffled_together():
                               seed=0, epoch=0)
   kinds = [c is None for _, c in items]
   assert kinds != sorted(kinds) and kinds != sorted(kinds, reverse=True)
-
-
-def test_mixed_epoch_real_and_pseudo():
-  index = imbalanced_index()
-  kw = dict(num_real=10, ratio=3, real_class_uniform=0.0, pseudo_class_uniform=1.0, seed=4,
-            epoch=2)
-  items = sampler.mixed_epoch_items(None, 20, index, NUM_IMAGES, **kw)
-  counts = collections.Counter(source for source, _, _ in items)
-  assert counts == {'real': 10, 'pseudo': 30}
-  assert all((c is None) == (s == 'real') for s, _, c in items)
-  assert sorted({i for s, i, _ in items if s == 'real'}) == sorted(
-      i for s, i, _ in items if s == 'real')  # Real images without repeats.
-  assert items == sampler.mixed_epoch_items(None, 20, index, NUM_IMAGES, **kw)
 
 
 def test_bad_fraction_raises():

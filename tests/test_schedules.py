@@ -1,7 +1,10 @@
 """Crop schedules of paper section 3.3, written out epoch by epoch."""
+import ml_collections
 import pytest
 
-from stseg_jax import optim, schedules
+from stseg_jax import errors
+from stseg_jax import optim
+from stseg_jax import schedules
 
 CROPS = [400, 480, 560, 640, 720, 800]
 
@@ -52,9 +55,14 @@ def test_batch_size_for_crop():
   assert bs(1600, multiple_of=8) == 8  # Never below one per device.
 
 
-def test_buckets():
-  plan = schedules.crop_schedule('fine2coarse+', 10, CROPS, 2)
-  assert schedules.buckets(plan) == CROPS
+def test_epoch_plan_and_position_by_hand():
+  train = ml_collections.ConfigDict(dict(schedule='coarse2fine', num_epochs=2, warmup_epochs=0,
+                                         crop_sizes=(400, 800), batch_size=16, max_batch_size=64))
+  plan = schedules.make_plan(train, 100, 8)  # 400: 16 * 4 = 64 a batch, 1 step; 800: 6 of 16
+  assert plan == [schedules.EpochPlan(400, 64, 1), schedules.EpochPlan(800, 16, 6)]
+  assert [schedules.position(plan, s) for s in (0, 1, 6, 7)] == [(0, 0), (1, 0), (1, 5), (2, 0)]
+  with pytest.raises(errors.ConfigError, match='epoch_items: 20 items cannot fill one batch of 64'):
+    schedules.make_plan(train, 20, 8)
 
 
 def test_poly_lr_is_the_optimizer_formula():

@@ -5,8 +5,8 @@ import numpy as np
 
 from stseg_jax import gates
 from stseg_jax import self_train
-from stseg_jax import train
 from stseg_jax.data import augment
+from stseg_jax.data import mixture
 from stseg_jax.data import pipeline
 from test_train import tiny_config
 
@@ -63,9 +63,9 @@ def test_duplicate_real_baseline_samples_as_the_teacher_does():
   config = tiny_config()
   config.train.class_uniform_fraction = 0.0
   config.pseudo.class_uniform_fraction = 1.0
-  assert train.second_stream_class_uniform(config) == 1.0
+  assert mixture.second_class_uniform(config) == 1.0
   config.pseudo.duplicate_real = True
-  assert train.second_stream_class_uniform(config) == 0.0
+  assert mixture.second_class_uniform(config) == 0.0
 
 
 def test_student_from_teacher_starts_from_its_weights():

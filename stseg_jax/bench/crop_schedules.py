@@ -45,6 +45,7 @@ from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax.data import mixture
 from stseg_jax.data import sources
 
 # Dense bf16 peak FLOP/s of one device, by the first substring of
@@ -385,7 +386,8 @@ def plans_for(config, names, num_train):
   for name in names:
     c = config.copy_and_resolve_references()
     c.train.schedule = name
-    plans[name] = train.make_plan(c, num_train, jax.device_count())
+    plans[name] = schedules.make_plan(c.train, sum(mixture.counts(c, num_train)),
+                                      jax.device_count())
   return plans
 
 

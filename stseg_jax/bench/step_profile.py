@@ -31,6 +31,7 @@ import numpy as np
 
 from stseg_jax import cli
 from stseg_jax import optim
+from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
@@ -93,7 +94,7 @@ def profile_crop(config, crop, mesh, workdir):
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
   step = train.compile_buckets(train.make_step_fn(config, model, tx, mesh), state,
-                               [train.EpochPlan(crop, b.batch_size, 1)], mesh)[crop].result()
+                               [schedules.EpochPlan(crop, b.batch_size, 1)], mesh)[crop].result()
   horizon = sharding.to_replicated(np.int32(10**6), mesh)
   batch = crop_schedules.random_batch(b.batch_size, crop, b.num_classes, mesh, seed=crop)
   for _ in range(b.warmup_steps):

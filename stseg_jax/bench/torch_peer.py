@@ -33,6 +33,7 @@ from stseg_jax import cli
 from stseg_jax import host_memory
 from stseg_jax import models
 from stseg_jax import optim
+from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
@@ -45,7 +46,7 @@ def _jax_steps(config, num_classes, crop, mesh):
   model = state_lib.create_model(config.model, num_classes)
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
   state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
-  p = train.EpochPlan(crop, config.bench.batch_size, 1)
+  p = schedules.EpochPlan(crop, config.bench.batch_size, 1)
   trainer = train.compile_buckets(train.make_step_fn(config, model, tx, mesh), state, [p],
                                   mesh)[crop].result()
   horizon = sharding.to_replicated(np.int32(10**6), mesh)

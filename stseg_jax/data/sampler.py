@@ -8,7 +8,8 @@ epoch length is free (not a fixed iteration count as in [79]) so the ratio of
 pseudo to real labels can be set directly (Table 2a).
 
 An item is (image index, (y, x) centre or None). Everything is deterministic
-given (seed, epoch): np.random.default_rng([seed, epoch]).
+given (seed, epoch): np.random.default_rng([seed, epoch]). How real and pseudo
+items share an epoch is data/mixture.py.
 """
 import numpy as np
 
@@ -61,24 +62,3 @@ def epoch_items(index, num_images, num_items, *, class_uniform_fraction, seed, e
     items += [(int(index.image_ids[r]), tuple(float(v) for v in index.centroids[r])) for r in rows]
   return [items[i] for i in rng.permutation(len(items))]
 
-
-def mix_real_pseudo(real_items, pseudo_items, *, seed, epoch):
-  """Real and pseudo items tagged and shuffled together: [(source, image, center)]."""
-  items = [('real', i, c) for i, c in real_items] + [('pseudo', i, c) for i, c in pseudo_items]
-  order = _rng(seed, epoch, 2).permutation(len(items))
-  return [items[i] for i in order]
-
-
-def mixed_epoch_items(real_index, num_real_images, pseudo_index, num_pseudo_images, *, num_real,
-                      ratio, real_class_uniform, pseudo_class_uniform, seed, epoch):
-  """An epoch of num_real real items plus round(ratio * num_real) pseudo items.
-
-  Each source has its own class-uniform fraction (paper: real labels uniform,
-  pseudo labels from centroids; ratios 1:1 to 7:1 in Table 2a).
-  """
-  real = epoch_items(real_index, num_real_images, num_real, seed=seed, epoch=epoch, stream=0,
-                     class_uniform_fraction=real_class_uniform)
-  pseudo = epoch_items(pseudo_index, num_pseudo_images, round_half_up(ratio * num_real),
-                       seed=seed, epoch=epoch, stream=1,
-                       class_uniform_fraction=pseudo_class_uniform)
-  return mix_real_pseudo(real, pseudo, seed=seed, epoch=epoch)
