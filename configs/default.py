@@ -28,7 +28,9 @@ def get_config():
   c.data.num_train = 500
   c.data.num_val = 100
   c.data.num_unlabeled = 2000
-  c.data.domain = 'A'
+  c.data.domain = 'A'  # synthetic only: the city (B: another look, camera and roads)
+  c.data.extra_classes = False  # synthetic only: lane markings and crosswalks get ids 19, 20
+  c.data.source_seed = 0  # synthetic only: another seed, other scenes
   c.data.kshot = 0  # images per class of a '<split>_kshot' split (data/kshot.py)
   c.data.kshot_min_pixels = 64  # a class counts as present in an image from this many pixels
   c.data.split_seed = 0  # seeds the _labeled/_unlabeled and _kshot splits
@@ -45,7 +47,7 @@ def get_config():
   c.augment.color_jitter = 0.1
   c.augment.grayscale_prob = 0.0  # a crop turned grey (strong augmentation)
   c.augment.center_jitter = 0.1
-  c.augment.ignore_label = 255
+  c.augment.ignore_label = 255  # fixed: stseg_jax/data/labels.py (checked, not read)
 
   c.train = ml_collections.ConfigDict()
   c.train.num_epochs = 10

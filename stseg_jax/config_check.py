@@ -5,6 +5,7 @@ from stseg_jax import errors
 from stseg_jax import models
 from stseg_jax import schedules
 from stseg_jax.data import sources
+from stseg_jax.data.labels import IGNORE_LABEL
 
 
 def validate(config):
@@ -12,10 +13,10 @@ def validate(config):
   if config.model.name not in models.MODELS:
     raise errors.ConfigError(f'config.model.name: {config.model.name!r} is not one of '
                       f'{sorted(models.MODELS)}')
-  if str(config.model.get('dtype', 'float32')) not in ('float32', 'bfloat16', 'float16'):
+  if str(config.model.dtype) not in ('float32', 'bfloat16', 'float16'):
     raise errors.ConfigError(f'config.model.dtype: {config.model.dtype!r} is not one of '
                       "('float32', 'bfloat16', 'float16')")
-  pretrained = config.model.get('pretrained', '')
+  pretrained = config.model.pretrained
   if pretrained and not os.path.isfile(os.path.expanduser(pretrained)):
     raise errors.ConfigError(f'config.model.pretrained: no file {pretrained!r} (the backbone\'s '
                       'ImageNet weights; see the config\'s docstring for how to get them)')
@@ -28,13 +29,13 @@ def validate(config):
   if config.train.schedule not in schedules.SCHEDULES:
     raise errors.ConfigError(f'config.train.schedule: {config.train.schedule!r} is not one '
                       f'of {list(schedules.SCHEDULES)}')
-  if config.get('self_training', {}).get('mode', 'joint') not in ('joint', 'pretrain_finetune'):
+  if config.self_training.mode not in ('joint', 'pretrain_finetune'):
     raise errors.ConfigError(f'config.self_training.mode: {config.self_training.mode!r} is not one of '
                       "('joint', 'pretrain_finetune')")
-  if config.loss.get('class_weighting', '') not in ('', 'enet', 'median_frequency'):
+  if config.loss.class_weighting not in ('', 'enet', 'median_frequency'):
     raise errors.ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
                       "one of ('', 'enet', 'median_frequency')")
-  if config.eval.get('instance_metrics', False) and config.data.name != 'cityscapes':
+  if config.eval.instance_metrics and config.data.name != 'cityscapes':
     raise errors.ConfigError("config.eval.instance_metrics: iIoU needs data.name='cityscapes' "
                       f'(gtFine instance ids), not {config.data.name!r}')
   if not config.train.crop_sizes or min(config.train.crop_sizes) <= 0:
@@ -44,9 +45,12 @@ def validate(config):
     value = _lookup(config, key)
     if value <= 0:
       raise errors.ConfigError(f'config.{key}: must be positive, got {value}')
+  if config.augment.ignore_label != IGNORE_LABEL:
+    raise errors.ConfigError(f'config.augment.ignore_label: every label file and source uses '
+                             f'{IGNORE_LABEL} (data/labels.py), not {config.augment.ignore_label}')
   if not 0.0 <= config.train.class_uniform_fraction <= 1.0:
     raise errors.ConfigError('config.train.class_uniform_fraction: must be in [0, 1]')
-  if config.pseudo.get('duplicate_real', False) and config.pseudo.dir:
+  if config.pseudo.duplicate_real and config.pseudo.dir:
     raise errors.ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
                       f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
 

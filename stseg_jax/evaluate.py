@@ -41,13 +41,12 @@ class Evaluator:
     self.model, self.source, self.mesh, self.config = model, source, mesh, config
     self.instances = getattr(source, 'with_instances', False)
     num_classes = source.num_classes
-    ignore = config.augment.ignore_label
 
     def eval_step(params, batch_stats, batch):
       logits = inference.predict_logits(model, {'params': params, 'batch_stats': batch_stats},
                               batch['image'])
       prediction = jnp.argmax(logits, -1).astype(jnp.uint8)
-      cm = metrics.confusion_matrix(prediction, batch['label'], num_classes, ignore)
+      cm = metrics.confusion_matrix(prediction, batch['label'], num_classes)
       return cm, prediction
 
     replicated = sharding.replicated(mesh)
@@ -113,8 +112,7 @@ class Evaluator:
     for i in range(jax.process_index(), self._num_images(), jax.process_count()):
       example = self.source[i]
       label, _ = predictor.predict(example['image'])
-      cm += np.asarray(metrics.confusion_matrix(label, example['label'], c,
-                                                self.config.augment.ignore_label))
+      cm += np.asarray(metrics.confusion_matrix(label, example['label'], c))
       if accumulator is not None:
         accumulator.add(np.asarray(label), example['label'], example['instance'])
     return np.asarray(multihost_utils.process_allgather(cm)).reshape(-1, c, c).sum(0) \
@@ -130,7 +128,7 @@ class Evaluator:
       batch_cm, prediction = self._step(variables['params'], variables['batch_stats'],
                                         global_batch)
       cm = batch_cm if cm is None else cm + batch_cm
-      if accumulator is not None:  # padding rows have label 255 and no instances
+      if accumulator is not None:  # padding rows are ignore labels without instances
         accumulator.add(_local_rows(prediction), local_batch['label'], local_batch['instance'])
     return jax.device_get(cm)
 

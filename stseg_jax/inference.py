@@ -33,7 +33,11 @@ from stseg_jax import sharding
 
 @dataclasses.dataclass(frozen=True)
 class InferenceConfig:
-  """Scales, flip and tiling of inference; tile_size None = whole image."""
+  """Scales, flip and tiling of inference; tile_size None = whole image.
+
+  The defaults are configs/default.py's c.inference (tested), the cheap
+  single pass; `from_config` builds it from a config section.
+  """
   scales: tuple = (1.0,)
   flip: bool = False
   tile_size: Optional[tuple] = None  # (h, w) or an int; None, 0, (0, 0) = whole image
@@ -56,7 +60,7 @@ class InferenceConfig:
 
   @classmethod
   def from_config(cls, cfg):
-    """From a config section with these field names; missing ones keep defaults."""
+    """From a config section with these field names (missing ones: the defaults)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in cfg.items() if k in names})
 

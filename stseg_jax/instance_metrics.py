@@ -17,6 +17,7 @@ Definitions follow cityscapesscripts 2.3.0 (evaluation/evalPixelLevelSemanticLab
 import numpy as np
 
 from stseg_jax.data import cityscapes
+from stseg_jax.data.labels import IGNORE_LABEL
 
 NUM_CLASSES = cityscapes.NUM_CLASSES
 CATEGORIES = cityscapes.CATEGORIES
@@ -85,7 +86,7 @@ class InstanceAccumulator:
     pred = np.where((pred >= 0) & (pred < NUM_CLASSES), pred, NUM_CLASSES).astype(np.int64)
     gt = self._gt_train_ids(gt)
     self._add_instances(pred, instance_ids)  # First: it may still reject the image.
-    valid = gt != cityscapes.IGNORE_LABEL
+    valid = gt != IGNORE_LABEL
     cells = gt[valid] * (NUM_CLASSES + 1) + pred[valid]
     self.confusion += np.bincount(cells, minlength=self.confusion.size).reshape(
         self.confusion.shape)
@@ -98,7 +99,7 @@ class InstanceAccumulator:
         raise ValueError(f'ground-truth label ids {np.unique(gt[bad])[:10].tolist()} outside '
                          f'0..{cityscapes.MAX_LABEL_ID}')
       return cityscapes.ID_TO_TRAIN_ID[gt.astype(np.int64)].astype(np.int64)
-    bad = ((gt < 0) | (gt >= NUM_CLASSES)) & (gt != cityscapes.IGNORE_LABEL)
+    bad = ((gt < 0) | (gt >= NUM_CLASSES)) & (gt != IGNORE_LABEL)
     if bad.any():
       raise ValueError(f'ground-truth train ids {np.unique(gt[bad])[:10].tolist()} outside '
                        f'0..{NUM_CLASSES - 1} and 255')

@@ -9,8 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stseg_jax.data.labels import IGNORE_LABEL
 
-def pixel_nll(logits, labels, ignore_label=255):
+
+def pixel_nll(logits, labels, ignore_label=IGNORE_LABEL):
   """Per-pixel negative log-likelihood and the mask of labelled pixels."""
   valid = labels != ignore_label
   return _label_nll(logits.astype(jnp.float32), labels.astype(jnp.int32)), valid
@@ -81,13 +83,13 @@ def class_weights(pixel_counts, method):
   return np.where(present, weights, 0.0).astype(np.float32)
 
 
-def cross_entropy(logits, labels, ignore_label=255, class_weights=None):
+def cross_entropy(logits, labels, ignore_label=IGNORE_LABEL, class_weights=None):
   """Mean cross-entropy over labelled pixels, optionally class-weighted."""
   nll, valid = pixel_nll(logits, labels, ignore_label)
   return _weighted_mean(nll, valid, labels, class_weights)
 
 
-def ohem_mask(logits, labels, ignore_label=255, thresh=0.7, min_kept=100_000, exempt=None):
+def ohem_mask(logits, labels, ignore_label=IGNORE_LABEL, thresh=0.7, min_kept=100_000, exempt=None):
   """Pixels OHEM trains on: true-class probability below a threshold.
 
   As in the PSPNet / mmsegmentation recipe: the threshold is raised to the
@@ -111,7 +113,7 @@ def ohem_mask(logits, labels, ignore_label=255, thresh=0.7, min_kept=100_000, ex
   return keep if exempt is None else keep | (valid & exempt)
 
 
-def ohem_cross_entropy(logits, labels, ignore_label=255, thresh=0.7,
+def ohem_cross_entropy(logits, labels, ignore_label=IGNORE_LABEL, thresh=0.7,
                        min_kept=100_000, class_weights=None, exempt=None):
   """Cross-entropy averaged over the hard pixels chosen by `ohem_mask`."""
   nll, _ = pixel_nll(logits, labels, ignore_label)
@@ -146,7 +148,7 @@ def topk_distribution(index, prob, num_classes):
   return dense / jnp.maximum(jnp.sum(prob, axis=-1, keepdims=True), 1e-12)
 
 
-def segmentation_loss(outputs, labels, *, ignore_label=255, ohem=False,
+def segmentation_loss(outputs, labels, *, ignore_label=IGNORE_LABEL, ohem=False,
                       ohem_thresh=0.7, ohem_min_kept=100_000, ohem_exempt=None,
                       aux_weight=0.4, class_weights=None, soft_targets=None):
   """Main loss plus `aux_weight` times the auxiliary head's loss, if any.

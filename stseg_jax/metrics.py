@@ -9,8 +9,10 @@ present only in the prediction has IoU 0 and counts.
 import jax.numpy as jnp
 import numpy as np
 
+from stseg_jax.data.labels import IGNORE_LABEL
 
-def confusion_matrix(preds, labels, num_classes, ignore_label=255):
+
+def confusion_matrix(preds, labels, num_classes, ignore_label=IGNORE_LABEL):
   """(C, C) int32 counts of (label, prediction) pairs; jit- and shard-friendly."""
   labels = labels.astype(jnp.int32)
   valid = (labels != ignore_label) & (labels >= 0) & (labels < num_classes)

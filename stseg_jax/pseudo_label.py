@@ -33,13 +33,14 @@ from stseg_jax import visualize
 from stseg_jax.data import centroids
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
+from stseg_jax.data.labels import IGNORE_LABEL
 
 
 def unlabeled_data_config(config):
   """config.data with the unlabeled set's name/root/split put in."""
   data = ml_collections.ConfigDict(config.data.to_dict())
   for key in ('name', 'root', 'domain'):  # domain: another synthetic city (cross-domain)
-    if config.unlabeled.get(key):
+    if config.unlabeled[key]:
       data[key] = config.unlabeled[key]
   data.train_split = config.unlabeled.split
   return data
@@ -57,7 +58,7 @@ def label_image(predictor, image, num_classes, confidence_threshold=0.0, topk=0)
   probs = predictor.predict_probs(image)
   label, confidence = probs.argmax(-1).astype(np.uint8), probs.max(-1)
   if confidence_threshold:
-    label = np.where(confidence < confidence_threshold, 255, label).astype(np.uint8)
+    label = np.where(confidence < confidence_threshold, IGNORE_LABEL, label).astype(np.uint8)
   soft = None
   if topk:
     indices = np.argsort(-probs, axis=-1)[..., :topk]
@@ -151,7 +152,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
       example = source[i]
       label, confidence, found, soft = label_image(
           predictor, example['image'], source.num_classes, p.confidence_threshold, p.soft_topk)
-      if i < config.eval.get('num_visuals', 0):  # a look at the labels (visualize.py)
+      if i < config.eval.num_visuals:  # a look at the labels (visualize.py)
         visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']], [label],
                                 [example['id']], visualize.palette_of(source))
       records.append(pseudo_records.encode_example(

@@ -66,7 +66,7 @@ def finetune_config(student, pretrain_dir, overrides):
 def student_config(config, labels_dir, teacher_workdir=''):
   """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo labels."""
   student = merged(config, config.student)
-  if not student.pseudo.get('duplicate_real', False):
+  if not student.pseudo.duplicate_real:
     student.pseudo.dir = labels_dir
     student.pseudo.teacher = teacher_workdir
   if student.self_training.student_from_teacher:
@@ -121,7 +121,7 @@ def _gate_stages(config, workdir, teacher_dir):
 def run(config, workdir):
   """All stages of all loops; returns the report."""
   config_check.validate(config)
-  if merged(config, config.student).pseudo.get('soft', False) and not config.pseudo_label.soft_topk:
+  if merged(config, config.student).pseudo.soft and not config.pseudo_label.soft_topk:
     raise errors.ConfigError('config.student.pseudo.soft needs soft labels: set '
                                    'config.pseudo_label.soft_topk > 0 (e.g. 3)')
   os.makedirs(workdir, exist_ok=True)
@@ -141,17 +141,17 @@ def run(config, workdir):
       timings['pseudo_label' + suffix] = _stage(
           'pseudo_label' + suffix, labels_dir,
           lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))
-    if config.self_training.get('mode', 'joint') == 'pretrain_finetune':
+    if config.self_training.mode == 'pretrain_finetune':
       pretrain_dir = student_dir + '_pretrain'
       pretrain = merged(student, ml_collections.ConfigDict({'pseudo': {'only': True}}))
       timings['student_pretrain' + suffix] = _stage(
           'student_pretrain' + suffix, pretrain_dir,
           lambda: train.train_and_evaluate(pretrain, pretrain_dir))
-      student = finetune_config(student, pretrain_dir, config.get('finetune', {}))
+      student = finetune_config(student, pretrain_dir, config.finetune)
     timings['student' + suffix] = _stage(
         'student' + suffix, student_dir, lambda: train.train_and_evaluate(student, student_dir))
     teacher_dir, teacher_config = student_dir, student
-  target = config.get('target', None)
+  target = config.target
   if target:
     starts = (('target_from_teacher', config, os.path.join(workdir, 'teacher')),
               ('target_from_student', teacher_config, teacher_dir))
@@ -177,7 +177,7 @@ def make_report(config, workdir, teacher, student, timings):
       'delta_miou': results['student']['miou'] - results['teacher']['miou'],
       'seconds': timings,
   }
-  if config.get('target', None):
+  if config.target:
     target = {}
     for name in ('target_from_teacher', 'target_from_student'):
       path = os.path.join(workdir, name)

@@ -67,8 +67,7 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
     if config.loss.ohem and not config.loss.ohem_pseudo:
       exempt = jnp.broadcast_to(batch['pseudo'][:, None, None] > 0, batch['label'].shape)
     loss = losses.segmentation_loss(
-        outputs, batch['label'], ignore_label=config.augment.ignore_label,
-        ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
+        outputs, batch['label'], ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
         ohem_min_kept=config.loss.ohem_min_kept, ohem_exempt=exempt,
         aux_weight=config.loss.aux_weight, class_weights=class_weights, soft_targets=soft)
     return loss, new_vars['batch_stats']
@@ -169,8 +168,7 @@ def _train_and_evaluate(config, workdir):
   total_steps = sum(p.steps for p in plan)
   total_images = sharding.to_replicated(np.int32(sum(p.steps * p.batch_size for p in plan)),
                                         mesh)
-  indexes = mixture.centroid_indexes(mix, config.augment.ignore_label,
-                                     os.path.join(workdir, 'centroids'),
+  indexes = mixture.centroid_indexes(mix, os.path.join(workdir, 'centroids'),
                                      config.train.centroid_min_pixels)
   class_weights = loss_class_weights(config, real, workdir)
 

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax.data import palette as palette_lib
+from stseg_jax.data.labels import IGNORE_LABEL
 
 
 def palette_of(source):
@@ -33,7 +34,7 @@ def overlay(image, label, palette, alpha=0.5):
   """The image with the label's colours blended in; unlabelled pixels keep the image."""
   colours = colorize(label, palette).astype(np.float32)
   blended = (1 - alpha) * image.astype(np.float32) + alpha * colours
-  keep = (np.asarray(label) == 255)[..., None]
+  keep = (np.asarray(label) == IGNORE_LABEL)[..., None]
   return np.where(keep, image, blended).round().astype(np.uint8)
 
 

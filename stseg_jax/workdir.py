@@ -106,11 +106,18 @@ def _flat(tree, prefix=''):
 
 
 def config_changes(saved, config):
-  """['key: old -> new'] of the fields that differ and change what is trained."""
+  """['key: old -> new'] of the fields that differ and change what is trained.
+
+  A field the saved config lacks, set to an off value (False, 0, '', empty),
+  is no change: it was added to configs/default.py since the run started,
+  with the behaviour the code had without it.
+  """
   old = _flat(json.loads(saved.to_json_best_effort()))
   new = _flat(json.loads(config.to_json_best_effort()))
   changes = []
   for key in sorted(set(old) | set(new)):
+    if key not in old and not new[key]:
+      continue
     if old.get(key) != new.get(key) and not key.startswith(RESUMABLE):
       changes.append(f'{key}: {old.get(key, "(absent)")!r} -> {new.get(key, "(absent)")!r}')
   return changes
@@ -125,7 +132,7 @@ def check_resume(config, workdir):
   if not changes:
     return
   listed = '; '.join(changes[:8]) + (f'; and {len(changes) - 8} more' if len(changes) > 8 else '')
-  if not config.get('resume_anyway', False):
+  if not config.resume_anyway:
     raise errors.ConfigError(
         f'{workdir} holds a run started with another config ({listed}); resuming would not be '
         'that run: use a new workdir, or --config.resume_anyway=True to continue with these '

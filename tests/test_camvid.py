@@ -1,11 +1,11 @@
 """CamVid source: the real SegNet split when present, bad inputs on tiny fixtures."""
 import os
 
-import ml_collections
 import numpy as np
 import pytest
 from PIL import Image
 
+from configs import default
 from stseg_jax.data import camvid
 from stseg_jax.data import sources
 
@@ -108,11 +108,18 @@ def test_malformed_list_line(tmp_path):
     camvid.CamVidSource(root)
 
 
+def _data_config(**fields):
+  """configs/default.py's data section on the real CamVid, with `fields` changed."""
+  config = default.get_config().data
+  config.name, config.root = 'camvid', REAL_ROOT
+  config.update(fields)
+  return config
+
+
 @needs_real
 def test_resize_factor_and_sequence_split():
-  config = ml_collections.ConfigDict({'name': 'camvid', 'root': REAL_ROOT, 'resize_factor': 2 / 3,
-                                      'labeled_fraction': 0.25, 'split_seed': 0,
-                                      'labeled_sequences': ('0006R0',)})
+  config = _data_config(resize_factor=2 / 3, labeled_fraction=0.25, split_seed=0,
+                        labeled_sequences=('0006R0',))
   labeled = sources.open_source(config, 'train_labeled')
   unlabeled = sources.open_source(config, 'train_unlabeled')
   assert (len(labeled), len(unlabeled)) == (101, 266)  # 0006R0's frames vs the other two
@@ -121,8 +128,7 @@ def test_resize_factor_and_sequence_split():
   item = labeled[0]
   assert item['image'].shape == (240, 320, 3) and item['label'].shape == (240, 320)
   # Nearest neighbour: still labels (void 255 included), no blended values.
-  full = sources.open_source(ml_collections.ConfigDict({'name': 'camvid', 'root': REAL_ROOT}),
-                             'train')
+  full = sources.open_source(_data_config(), 'train')
   original = next(full[i] for i in range(len(full)) if full[i]['id'] == item['id'])
   assert set(np.unique(item['label'])) <= set(np.unique(original['label']))
   assert sources.largest_image_side(labeled) == 320

@@ -7,10 +7,13 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from configs import default
 from stseg_jax import config_check
+from stseg_jax import inference
 from stseg_jax import schedules
 from stseg_jax import state as state_lib
 from stseg_jax.data import mixture
+from stseg_jax.data import pipeline
 from stseg_jax.data import sources
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,3 +36,10 @@ def test_config_builds(name):
   plan = schedules.make_plan(config.train, sum(mixture.counts(config, len(source))),
                              jax.device_count())
   assert len(plan) == config.train.num_epochs and all(p.steps > 0 for p in plan)
+
+
+def test_option_defaults_are_the_default_config():
+  config = default.get_config()
+  assert pipeline.AugmentOptions() == pipeline.AugmentOptions.from_config(config.augment)
+  for section in (config.inference, config.pseudo_label.inference):
+    assert inference.InferenceConfig() == inference.InferenceConfig.from_config(section)

@@ -9,6 +9,7 @@ torch = pytest.importorskip('torch')
 
 from stseg_jax import models  # pylint: disable=g-import-not-at-top
 from stseg_jax.bench import torch_fast_scnn as tfs  # pylint: disable=g-import-not-at-top
+from stseg_jax.data.labels import IGNORE_LABEL  # pylint: disable=g-import-not-at-top
 
 NUM_CLASSES = 19
 
@@ -121,7 +122,7 @@ def test_train_step_updates_params():
   step = tfs.make_train_step(model)
   images = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
   labels = torch.randint(0, NUM_CLASSES, (2, 64, 64), dtype=torch.uint8)
-  labels[:, :8] = tfs.IGNORE_LABEL
+  labels[:, :8] = IGNORE_LABEL
   before = [p.detach().clone() for p in model.parameters()]
   loss = step(images, labels)
   assert np.isfinite(loss)

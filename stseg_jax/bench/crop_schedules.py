@@ -224,7 +224,7 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
   step_fn = train.make_step_fn(config, model, tx, mesh)
   horizon = sharding.to_replicated(np.int32(total_images), mesh)
   start = time.perf_counter()
-  with futures.ThreadPoolExecutor(config.bench.get('compile_workers', 1)) as pool:
+  with futures.ThreadPoolExecutor(config.bench.compile_workers) as pool:
     jobs = [pool.submit(_compile_timed, step_fn, state, p, mesh) for p in buckets]
     compiled = [job.result() for job in jobs]
   compile_wall = time.perf_counter() - start
@@ -325,11 +325,10 @@ def run_schedule(config, name, workdir):
   # One log, evaluation and checkpoint, all at the last step; the log comes
   # first, so the loop time below excludes the other two.
   c.log_every = c.eval_every = c.checkpoint_every = 10**9
-  if not c.bench.get('full_eval', False):  # a token evaluation: speed runs only
+  if not c.bench.full_eval:  # a token evaluation: speed runs only
     c.eval.batch_size = jax.device_count()
     c.eval.max_images = jax.device_count()
-  if 'num_visuals' in c.eval:
-    c.eval.num_visuals = 0
+  c.eval.num_visuals = 0
   if jax.process_index() == 0:
     shutil.rmtree(workdir, ignore_errors=True)  # else the trainer would resume
   _sync(f'rmtree {name}')
@@ -416,7 +415,7 @@ def run(config, workdir):
       json.dump({'device': jax.devices()[0].device_kind, 'buckets': rows,
                  'compile_wall_seconds': compile_wall}, f, indent=2)
   plain = None
-  if config.bench.get('plain_jax', True):
+  if config.bench.plain_jax:
     plain = time_plain(config, model, state, source.num_classes, buckets[-1], mesh)
     trainer_at_largest = rows[-1]['step_seconds']
     plain['trainer_step_seconds'] = trainer_at_largest
@@ -437,7 +436,7 @@ def run(config, workdir):
         'predicted_speedup': compared[n]['speedup'], 'measured': None}
 
   if config.bench.run_schedules:
-    only = tuple(n for n in config.bench.get('run_only', ()) if n)  # none = every schedule
+    only = tuple(n for n in config.bench.run_only if n)  # none = every schedule
     run_names = [n for n in names if not only or n == 'constant' or n in only]
     warm_source(source)
     measured = {}

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from stseg_jax.data.labels import IGNORE_LABEL
+
 # flax nn.BatchNorm(momentum=0.9, epsilon=1e-5) in models/resnet.py:
 # flax keeps 0.9 of the old statistics, torch mixes in 0.1 of the new.
 BN_EPS = 1e-5
@@ -27,8 +29,6 @@ BN_MOMENTUM = 1.0 - 0.9
 # models.normalize: ImageNet statistics on the 0-255 scale.
 MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-
-IGNORE_LABEL = 255
 
 
 def _upsample(x, size):

@@ -20,6 +20,8 @@ import math
 import numpy as np
 from PIL import Image, ImageFilter, ImageStat
 
+from stseg_jax.data.labels import IGNORE_LABEL
+
 # ITU-R 601 luma, as PIL's RGB -> L conversion.
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -101,7 +103,7 @@ def paste(window, crop_hw, offset, fill):
   return canvas
 
 
-def scale_crop(image, label, scale, origin, crop_hw, *, ignore_label=255, image_pad=0):
+def scale_crop(image, label, scale, origin, crop_hw, *, ignore_label=IGNORE_LABEL, image_pad=0):
   """Deterministic scale, then crop at `origin` (scaled pixels; may be negative)."""
   scaled_hw = scaled_shape(label.shape, scale)
   window, offset = crop_window(scaled_hw, crop_hw, origin)
@@ -179,7 +181,7 @@ def gaussian_blur(image, sigma):
 
 def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None,
             center_jitter=0.1, flip=True, blur_prob=0.5, blur_sigma=(0.15, 1.3),
-            color_jitter=0.1, grayscale_prob=0.0, ignore_label=255, image_pad=0, extra=None):
+            color_jitter=0.1, grayscale_prob=0.0, ignore_label=IGNORE_LABEL, image_pad=0, extra=None):
   """Random scale, crop (centred on `center` if given), flip, blur, colour jitter.
 
   image: HxWx3 uint8; label: HxW uint8; center: (y, x) in source pixels, e.g. a

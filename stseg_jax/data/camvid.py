@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax import errors
+from stseg_jax.data.labels import IGNORE_LABEL
 
 CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'sidewalk', 'tree', 'sign_symbol', 'fence',
                'car', 'pedestrian', 'bicyclist')
@@ -23,7 +24,6 @@ PALETTE = np.array([(128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128
                     (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0),
                     (0, 128, 192)], np.uint8)
 VOID = 11
-IGNORE_LABEL = 255
 
 # Labels through a lookup table: 0..10 stay, void becomes the ignore label.
 _LUT = np.arange(256, dtype=np.uint8)

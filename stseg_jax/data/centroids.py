@@ -20,6 +20,8 @@ import os
 import numpy as np
 import tqdm
 
+from stseg_jax.data.labels import IGNORE_LABEL
+
 
 def _runs(values):
   """Maximal runs of equal value along rows: (row, start, length) and run id per pixel."""
@@ -118,7 +120,7 @@ def connected_components(mask, connectivity=8):
   return (component + 1).astype(np.int32)[run_id].reshape(mask.shape), count
 
 
-def region_stats(label, num_classes, ignore_label=255, connectivity=8):
+def region_stats(label, num_classes, ignore_label=IGNORE_LABEL, connectivity=8):
   """Per region: class, pixel count, centroid (y, x), in raster order."""
   label = np.asarray(label)
   bad = ((label < 0) | (label >= num_classes)) & (label != ignore_label)
@@ -140,7 +142,7 @@ def region_stats(label, num_classes, ignore_label=255, connectivity=8):
   return classes, pixels, np.stack([sum_y / pixels, sum_x / pixels], 1)
 
 
-def regions_by_class(label, num_classes, ignore_label=255, min_pixels=0, downsample=1,
+def regions_by_class(label, num_classes, ignore_label=IGNORE_LABEL, min_pixels=0, downsample=1,
                      connectivity=8):
   """{class: ((k, 2) float32 (y, x) centroids, (k,) int64 pixel counts)} of its regions.
 
@@ -157,7 +159,7 @@ def regions_by_class(label, num_classes, ignore_label=255, min_pixels=0, downsam
   return {int(c): (centers[classes == c], pixels[classes == c]) for c in np.unique(classes)}
 
 
-def region_centroids(label, num_classes, ignore_label=255, min_pixels=0, downsample=1,
+def region_centroids(label, num_classes, ignore_label=IGNORE_LABEL, min_pixels=0, downsample=1,
                      connectivity=8):
   """{class: (k, 2) float32 (y, x) centroids of its connected regions} (regions_by_class)."""
   found = regions_by_class(label, num_classes, ignore_label, min_pixels, downsample,
@@ -257,7 +259,7 @@ def index_path(cache_dir, key, **params):
   return os.path.join(cache_dir, f'centroids-{key}-{tag}.npz')
 
 
-def build_index(source, num_classes, ignore_label=255, cache_dir=None, key=None, *,
+def build_index(source, num_classes, ignore_label=IGNORE_LABEL, cache_dir=None, key=None, *,
                 min_pixels=0, downsample=1, num_workers=None):
   """Centroid index of `source[i]['label']` for all i, cached as .npz by `key`.
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from stseg_jax import errors
 from stseg_jax.data import image_io
+from stseg_jax.data.labels import IGNORE_LABEL
 
 # The official table (cityscapesscripts helpers/labels.py), written as data.
 # name, label id, train id, category, has instances.
@@ -56,7 +57,6 @@ LABELS = (
     ('bicycle', 33, 18, 'vehicle', True),
     ('license plate', -1, 255, 'vehicle', False),  # Never in a PNG: plates keep their vehicle's id.
 )
-IGNORE_LABEL = 255
 CATEGORIES = ('flat', 'construction', 'object', 'nature', 'sky', 'human', 'vehicle')
 
 _EVALUATED = sorted((t, name, cat, inst) for name, _, t, cat, inst in LABELS if t != IGNORE_LABEL)

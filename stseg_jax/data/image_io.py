@@ -14,8 +14,8 @@ from PIL import Image
 
 from stseg_jax import errors
 from stseg_jax.data import camvid
+from stseg_jax.data.labels import IGNORE_LABEL
 
-IGNORE_LABEL = 255
 LABEL_MODES = ('L', 'P', 'I', 'I;16', 'I;16B')
 
 # camvid already turns every PIL failure into a ValueError naming the file; reuse it.

@@ -121,7 +121,7 @@ def epoch_items(mixture, indexes, seed, epoch):
   return [items[i] for i in order]
 
 
-def centroid_indexes(mixture, ignore_label, cache_dir, min_pixels=0):
+def centroid_indexes(mixture, cache_dir, min_pixels=0):
   """Per stream, its centroid index when it samples by centroids, else None.
 
   Pseudo labels carry their own centroids; other sources are indexed once
@@ -139,6 +139,6 @@ def centroid_indexes(mixture, ignore_label, cache_dir, min_pixels=0):
       indexes.append(indexes[0])  # the duplicate-real baseline: the same images
     else:
       indexes.append(centroids.build_index(
-          source, source.num_classes, ignore_label, cache_dir,
-          centroids.source_fingerprint(source), min_pixels=min_pixels))
+          source, source.num_classes, cache_dir=cache_dir,
+          key=centroids.source_fingerprint(source), min_pixels=min_pixels))
   return indexes

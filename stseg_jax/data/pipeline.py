@@ -14,24 +14,25 @@ import numpy as np
 
 from stseg_jax.data import augment as augment_lib
 from stseg_jax.data import image_io
+from stseg_jax.data.labels import IGNORE_LABEL
 
 
 @dataclasses.dataclass(frozen=True)
 class AugmentOptions:
+  """A crop's augmentation; the defaults are configs/default.py's c.augment (tested)."""
   scale_range: tuple[float, float] = (0.5, 2.0)
   flip: bool = True
   blur_prob: float = 0.5
   color_jitter: float = 0.1
   grayscale_prob: float = 0.0
   center_jitter: float = 0.1
-  ignore_label: int = 255
   cutmix_prob: float = 0.0  # per crop: a box pasted from another crop of its kind
 
   @classmethod
   def from_config(cls, cfg, **overrides):
     options = dict(scale_range=tuple(cfg.scale_range), flip=cfg.flip, blur_prob=cfg.blur_prob,
                    color_jitter=cfg.color_jitter, grayscale_prob=cfg.grayscale_prob,
-                   center_jitter=cfg.center_jitter, ignore_label=cfg.ignore_label)
+                   center_jitter=cfg.center_jitter)
     return cls(**{**options, **overrides})
 
 
@@ -78,13 +79,13 @@ class _TrainTransform:
         center=center, scale_range=options.scale_range,
         center_jitter=options.center_jitter, flip=options.flip,
         blur_prob=options.blur_prob, color_jitter=options.color_jitter,
-        grayscale_prob=options.grayscale_prob, ignore_label=options.ignore_label, extra=extra)
+        grayscale_prob=options.grayscale_prob, extra=extra)
     # `pseudo` tells the loss which crops carry a teacher's labels (OHEM).
     crop = {'image': out[0], 'label': out[1], 'pseudo': np.uint8(is_pseudo)}
     if self.soft_k:
       crop['soft_index'], crop['soft_prob'] = (
           split_soft(out[2], self.soft_k) if extra is not None else
-          one_hot_soft(out[1], self.soft_k, self.options.ignore_label))
+          one_hot_soft(out[1], self.soft_k))
     return crop
 
 
@@ -120,7 +121,7 @@ class _CutMix:
     return out
 
 
-def one_hot_soft(label, k, ignore_label=255):
+def one_hot_soft(label, k, ignore_label=IGNORE_LABEL):
   """A hard label as K-class soft targets: the class with probability 1 (0 where ignored)."""
   index = np.zeros(label.shape + (k,), np.uint8)
   prob = np.zeros(label.shape + (k,), np.float16)
@@ -188,7 +189,7 @@ def eval_batches(source, batch_size, max_images=None):
   local = batch_size // jax.process_count()
   first = source[0]
   keys = ('image', 'label', 'instance') if 'instance' in first else ('image', 'label')
-  fill = {'image': 0, 'label': 255, 'instance': 0}  # instance 0: none, for iIoU
+  fill = {'image': 0, 'label': IGNORE_LABEL, 'instance': 0}  # instance 0: none, for iIoU
   for start in range(0, n, batch_size):
     # The padded size comes from the whole global batch, so every process agrees.
     sizes = [_image_size(source, i, first) for i in range(start, min(start + batch_size, n))]

@@ -48,6 +48,7 @@ from stseg_jax import errors
 from stseg_jax.data import example_proto
 from stseg_jax.data import tfrecord
 from stseg_jax.data.centroids import CentroidIndex
+from stseg_jax.data.labels import IGNORE_LABEL
 
 FEATURES = {
     'image/id': ('bytes', 'image id, UTF-8'),
@@ -67,7 +68,6 @@ FEATURES = {
 OPTIONAL = frozenset({'confidence/png', 'topk/k', 'topk/indices', 'topk/probs', 'teacher/step',
                       'centroids/pixels'})
 MANIFEST_VERSION = 1
-IGNORE_LABEL = 255
 _SHARD_RE = re.compile(r'^(?P<name>.+)-(?P<shard>\d{5,})-of-(?P<n>\d{5,})\.tfrecord$')
 
 

@@ -23,8 +23,7 @@ import numpy as np
 from stseg_jax import errors
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
-
-IGNORE_LABEL = pseudo_records.IGNORE_LABEL
+from stseg_jax.data.labels import IGNORE_LABEL
 
 
 def class_thresholds(records, num_classes, keep_fraction):
@@ -121,7 +120,9 @@ def open_student_source(config, real_source):
         f'config.pseudo.confidence_threshold / class_keep_fraction: the pseudo labels in '
         f'{directory} have no confidences (label them with pseudo_label.store_confidence=True)')
   described = records.manifest['source']
-  images = sources.open_source(ml_collections.ConfigDict(described['data']),
-                               described['split'], labels=False)
+  # Fields the manifest lacks (added to configs/default.py since the labels
+  # were made) take the student's values.
+  data = ml_collections.ConfigDict({**config.data.to_dict(), **described['data']})
+  images = sources.open_source(data, described['split'], labels=False)
   return StudentPseudoSource(records, images, p.confidence_threshold, p.class_keep_fraction,
                              p.centroid_min_pixels)

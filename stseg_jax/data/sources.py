@@ -65,7 +65,7 @@ def _open(data_config, split, labels, instances=False):
       return _fraction(_open(data_config, split[:-len(part)], labels, instances), data_config,
                        labeled=part == '_labeled')
   source = _open_dataset(data_config, split, labels, instances)
-  factor = data_config.get('resize_factor', 1.0)
+  factor = data_config.resize_factor
   return source if factor == 1.0 else Resized(source, factor)
 
 
@@ -95,7 +95,7 @@ def _open_dataset(data_config, split, labels, instances):
 
 
 def _fraction(source, data_config, labeled):
-  sequences = tuple(data_config.get('labeled_sequences', ()))
+  sequences = tuple(data_config.labeled_sequences)
   if sequences:
     ids = [_item_id(source, i) for i in range(len(source))]
     chosen = np.array([i.startswith(sequences) for i in ids], bool)
@@ -103,10 +103,10 @@ def _fraction(source, data_config, labeled):
       raise ValueError(f'config.data.labeled_sequences: {sequences} select '
                        f'{int(chosen.sum())} of the {len(ids)} images; need some, not all')
     return kshot.subset(source, np.flatnonzero(chosen if labeled else ~chosen))
-  fraction = data_config.get('labeled_fraction', None)
-  if fraction is None or not 0 < fraction < 1:
+  fraction = data_config.labeled_fraction
+  if not 0 < fraction < 1:
     raise ValueError(f'config.data.labeled_fraction: needs a value in (0, 1), got {fraction}')
-  order = np.random.default_rng(data_config.get('split_seed', 0)).permutation(len(source))
+  order = np.random.default_rng(data_config.split_seed).permutation(len(source))
   cut = int(round(fraction * len(source)))
   return kshot.subset(source, np.sort(order[:cut] if labeled else order[cut:]))
 
@@ -160,20 +160,18 @@ class Resized:
 
 
 def _kshot(source, data_config):
-  k = data_config.get('kshot', 0)
-  if not k or k < 1:
+  k = data_config.kshot
+  if k < 1:
     raise ValueError(f'config.data.kshot: a _kshot split needs k >= 1, got {k}')
-  presence = kshot.class_presence(source, data_config.get('kshot_min_pixels', 1))
-  return kshot.subset(source, kshot.kshot_indices(presence, k, data_config.get('split_seed', 0)))
+  presence = kshot.class_presence(source, data_config.kshot_min_pixels)
+  return kshot.subset(source, kshot.kshot_indices(presence, k, data_config.split_seed))
 
 
 def _synthetic(data_config, split):
-  sizes = {'train': data_config.get('num_train', None),
-           'val': data_config.get('num_val', None),
-           'unlabeled': data_config.get('num_unlabeled', None)}
+  sizes = {'train': data_config.num_train, 'val': data_config.num_val,
+           'unlabeled': data_config.num_unlabeled}
   return synthetic.SyntheticSource(
       split=split, num_images=sizes.get(split), height=data_config.height,
-      width=data_config.width, domain=data_config.get('domain', 'A'),
-      extra_classes=data_config.get('extra_classes', False),
-      seed=data_config.get('source_seed', 0),
-      cache_dir=data_config.get('cache_dir', ''))
+      width=data_config.width, domain=data_config.domain,
+      extra_classes=data_config.extra_classes, seed=data_config.source_seed,
+      cache_dir=data_config.cache_dir)

@@ -26,6 +26,7 @@ from PIL import Image
 from stseg_jax.data import synthetic_objects as obj
 from stseg_jax.data import synthetic_street as street
 from stseg_jax.data.canvas import Canvas, box_blur, upsample
+from stseg_jax.data.labels import IGNORE_LABEL
 # PALETTE and colorize are re-exported for users of this module.
 from stseg_jax.data.palette import PALETTE, colorize  # pylint: disable=unused-import
 from stseg_jax.data.synthetic_objects import (BUILDING, ROAD, SIDEWALK, SKY, TERRAIN, VEGETATION,
@@ -35,7 +36,6 @@ CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', '
                       'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
                       'truck', 'bus', 'train', 'motorcycle', 'bicycle')
 EXTRA_CLASSES = ('lane marking', 'crosswalk')  # ids 19, 20 with extra_classes=True
-IGNORE_LABEL = 255
 
 _CLOTHES = ((30, 30, 35), (62, 62, 70), (40, 52, 92), (122, 122, 126), (205, 205, 200),
             (155, 42, 42), (70, 92, 60), (162, 142, 112), (92, 62, 42), (185, 172, 82))
