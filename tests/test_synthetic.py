@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from stseg_jax import visualize
 from stseg_jax.data import synthetic
-from stseg_jax.data.palette import PALETTE, colorize
+from stseg_jax.data.palette import PALETTE
 
 
 def test_render_is_deterministic_and_well_formed():
@@ -116,7 +117,7 @@ def test_domain_b_looks_different_and_extra_classes_are_opt_in():
 def test_palette_and_colorize():
   assert PALETTE.shape == (19, 3) and PALETTE.dtype == np.uint8
   label = np.array([[0, 10, 255]], np.uint8)
-  rgb = colorize(label)
+  rgb = visualize.colorize(label, visualize.palette_of(synthetic.SyntheticSource('val', 1)))
   assert rgb.shape == (1, 3, 3)
   np.testing.assert_array_equal(rgb[0, 0], (128, 64, 128))
   np.testing.assert_array_equal(rgb[0, 2], (0, 0, 0))

@@ -1,4 +1,4 @@
-"""The Cityscapes colour palette and label colourising, for samples and visual checks."""
+"""Label colours for pictures: the Cityscapes train-id palette (visualize.colorize applies it)."""
 import numpy as np
 
 # Train ids 0..18 in the official Cityscapes colours.
@@ -10,12 +10,3 @@ PALETTE = np.array([
 
 # The synthetic domain B's extra ids 19 (lane marking) and 20 (crosswalk), Mapillary colours.
 EXTRA_PALETTE = np.array([(255, 255, 255), (200, 128, 128)], np.uint8)
-
-_LUT = np.zeros((256, 3), np.uint8)  # everything else, the ignore label 255 included, is black
-_LUT[:len(PALETTE)] = PALETTE
-_LUT[len(PALETTE):len(PALETTE) + len(EXTRA_PALETTE)] = EXTRA_PALETTE
-
-
-def colorize(label):
-  """uint8 (H, W, 3) colours of an integer (H, W) label map; 255 and unknown ids are black."""
-  return _LUT[np.asarray(label).astype(np.uint8)]

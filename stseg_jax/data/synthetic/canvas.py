@@ -134,10 +134,6 @@ class Canvas:
       covered[loc] |= where
     self.paint((slice(r0, r1), slice(c0, c1)), covered, label, colour, depth)
 
-  def rect(self, u0, u1, v0, v1, label, colour, depth, alpha=1.0):
-    """Fill an axis-aligned screen rectangle."""
-    self.fill('r', (u0, u1, v0, v1), label, colour, depth, alpha)
-
   def polygon(self, pts, label, colour, depth, alpha=1.0):
     """Fill a convex polygon given as a sequence of (u, v) screen points in either winding."""
     self.fill('p', pts, label, colour, depth, alpha)
