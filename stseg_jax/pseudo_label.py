@@ -31,6 +31,8 @@ from stseg_jax import sharding
 from stseg_jax import state
 from stseg_jax import visualize
 from stseg_jax.data import centroids
+from stseg_jax.data import pseudo_example
+from stseg_jax.data import pseudo_manifest
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
 from stseg_jax.data.labels import IGNORE_LABEL
@@ -155,7 +157,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
       if i < config.eval.num_visuals:  # a look at the labels (visualize.py)
         visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']], [label],
                                 [example['id']], visualize.palette_of(source))
-      records.append(pseudo_records.encode_example(
+      records.append(pseudo_example.encode_example(
           example['id'], example.get('path', ''), label,
           confidence=confidence if p.store_confidence else None, topk=soft,
           centroids=found, teacher_step=step))
@@ -174,7 +176,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
                     'records': end - begin, 'start': begin}
                    for s, (begin, end) in enumerate(ranges)],
     }
-    pseudo_records.write_manifest(out_dir, manifest)
+    pseudo_manifest.write_manifest(out_dir, manifest)
     logging.info('Wrote %d pseudo labels in %d shards to %s', len(source), len(ranges),
                  out_dir)
   return out_dir

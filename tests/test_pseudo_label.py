@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from stseg_jax import train
+from stseg_jax.data import pseudo_example
+from stseg_jax.data import pseudo_manifest
 from stseg_jax.data import pseudo_records
 from test_train import tiny_config
 
@@ -115,7 +117,7 @@ def test_killed_job_resumes_without_duplicates(teacher, tmp_path):
     time.sleep(0.01)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  assert not os.path.exists(pseudo_records.manifest_path(pseudo_dir, 'pseudo'))
+  assert not os.path.exists(pseudo_manifest.manifest_path(pseudo_dir, 'pseudo'))
   _wait(_start(workdir, teacher, processes=1, images=60))
   labels, manifest = _labels(workdir)
   assert len(labels) == 60 == sum(s['records'] for s in manifest['shards'])
@@ -147,7 +149,7 @@ def test_manifest_with_other_classes_or_teacher_is_refused(teacher, tmp_path):
   config.pseudo.teacher = str(tmp_path / 'another_teacher')
   with pytest.raises(ValueError, match="teacher .* is not the configured .*another_teacher"):
     train.train_and_evaluate(config, str(tmp_path / 'student'))
-  path = pseudo_records.manifest_path(os.path.join(pseudo_dir, 'pseudo'), 'pseudo')
+  path = pseudo_manifest.manifest_path(os.path.join(pseudo_dir, 'pseudo'), 'pseudo')
   manifest = json.load(open(path))
   manifest['class_names'][0] = 'street'
   json.dump(manifest, open(path, 'w'))
@@ -202,7 +204,7 @@ def test_label_image_threshold_and_topk_by_hand():
   np.testing.assert_array_equal(indices, [[[0, 1], [1, 2]]])
   np.testing.assert_allclose(top, [[[0.6, 0.3], [0.45, 0.35]]])
   assert set(found) == {0}
-  record = pseudo_records.decode_example(pseudo_records.encode_example(
+  record = pseudo_example.decode_example(pseudo_example.encode_example(
       'x', '', label, confidence=confidence, topk=(indices, top), centroids=found))
   np.testing.assert_array_equal(record['topk_indices'], indices)
   np.testing.assert_allclose(record['topk_probs'], top, atol=1e-3)  # float16
@@ -271,7 +273,7 @@ def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
   assert set(target) == {'target_from_teacher', 'target_from_student', 'delta_miou'}
   for name in ('target_from_teacher', 'target_from_student'):
     assert {'lane marking', 'crosswalk'} <= set(target[name]['per_class_iou'])  # 21 classes
-  manifest = json.load(open(pseudo_records.manifest_path(
+  manifest = json.load(open(pseudo_manifest.manifest_path(
       os.path.join(tmp_path, 'labels', 'pseudo'), 'pseudo')))
   assert manifest['source']['data']['domain'] == 'B'  # the teacher labelled the target city
   assert 'Target domain' in open(tmp_path / 'report.md').read()

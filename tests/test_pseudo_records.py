@@ -8,6 +8,8 @@ import pytest
 from PIL import Image
 
 from stseg_jax.data import centroids as centroids_lib
+from stseg_jax.data import pseudo_example as pe
+from stseg_jax.data import pseudo_manifest as pm
 from stseg_jax.data import pseudo_records as pr
 from stseg_jax.data import tfrecord
 import standalone_tfrecord_reader as standalone  # tests/ is on sys.path under pytest
@@ -43,7 +45,7 @@ def _check_decoded(got, item):
 def test_round_trip_hard_and_soft():
   for soft in (False, True):
     item = _item(3, soft)
-    got = pr.decode_example(pr.encode_example(**item))
+    got = pe.decode_example(pe.encode_example(**item))
     _check_decoded(got, item)
     assert (got['height'], got['width'], got['teacher_step']) == (H, W, 1003)
     assert ('confidence' in got) == soft and ('topk_probs' in got) == soft
@@ -53,17 +55,17 @@ def test_round_trip_hard_and_soft():
 
 
 def test_encoding_is_deterministic_and_checked():
-  assert pr.encode_example(**_item(1)) == pr.encode_example(**_item(1))
-  minimal = pr.decode_example(pr.encode_example('a', 'a.png', np.zeros((2, 3), np.uint8)))
+  assert pe.encode_example(**_item(1)) == pe.encode_example(**_item(1))
+  minimal = pe.decode_example(pe.encode_example('a', 'a.png', np.zeros((2, 3), np.uint8)))
   assert minimal['centroids'] == {} and 'teacher_step' not in minimal
   with pytest.raises(ValueError, match='HxW'):
-    pr.encode_example('a', 'a.png', np.zeros((2, 3, 1)))
+    pe.encode_example('a', 'a.png', np.zeros((2, 3, 1)))
   with pytest.raises(ValueError, match='outside 0..255'):
-    pr.encode_example('a', 'a.png', np.full((2, 3), 300))
+    pe.encode_example('a', 'a.png', np.full((2, 3), 300))
   with pytest.raises(ValueError, match='topk'):
-    pr.encode_example('a', 'a.png', np.zeros((2, 3)), topk=(np.zeros((2, 3, 2)), np.zeros((2, 3))))
+    pe.encode_example('a', 'a.png', np.zeros((2, 3)), topk=(np.zeros((2, 3, 2)), np.zeros((2, 3))))
   with pytest.raises(ValueError, match='not a tf.train.Example'):
-    pr.decode_example(b'\xff\xff\xff')
+    pe.decode_example(b'\xff\xff\xff')
 
 
 def test_shard_names():
@@ -79,12 +81,12 @@ def _write_set(directory, items_per_shard=(3, 2), name='coarse', manifest=True):
     chunk = [_item(start + j) for j in range(count)]
     file = pr.shard_name(name, s, len(items_per_shard))
     assert pr.write_shard(os.path.join(directory, file),
-                          (pr.encode_example(**it) for it in chunk)) == count
+                          (pe.encode_example(**it) for it in chunk)) == count
     items += chunk
     shards.append({'file': file, 'records': count})
     start += count
   if manifest:
-    pr.write_manifest(directory, dict(name=name, class_names=list(CLASSES), teacher='ckpt/t-1',
+    pm.write_manifest(directory, dict(name=name, class_names=list(CLASSES), teacher='ckpt/t-1',
                                       config_hash='abc123', shards=shards))
   return items
 
@@ -92,11 +94,11 @@ def _write_set(directory, items_per_shard=(3, 2), name='coarse', manifest=True):
 def test_rerun_skips_complete_and_redoes_partial_shards(tmp_path):
   path = str(tmp_path / pr.shard_name('p', 0, 1))
   with open(path + '.tmp-99999999', 'wb') as f:  # a crashed writer's partial shard
-    f.write(tfrecord.frame(pr.encode_example(**_item(0)))[:50])
+    f.write(tfrecord.frame(pe.encode_example(**_item(0)))[:50])
   assert not pr.shard_is_complete(path)
   with pytest.raises(FileNotFoundError):
     pr.find_shards(str(tmp_path), 'p')  # the temp file is not a shard
-  pr.write_shard(path, [pr.encode_example(**_item(0))])
+  pr.write_shard(path, [pe.encode_example(**_item(0))])
   assert pr.shard_is_complete(path) and pr.shard_is_complete(path, expected_records=1)
   assert not pr.shard_is_complete(path, expected_records=2)
   assert sorted(os.listdir(tmp_path)) == ['p-00000-of-00001.tfrecord',
@@ -125,20 +127,20 @@ def test_find_shards_needs_the_complete_set(tmp_path):
 
 def test_manifest_round_trip_and_validation(tmp_path):
   _write_set(str(tmp_path))
-  m = pr.read_manifest(str(tmp_path), 'coarse')
+  m = pm.read_manifest(str(tmp_path), 'coarse')
   assert m['teacher'] == 'ckpt/t-1' and m['shards'][1] == {'file': 'coarse-00001-of-00002.tfrecord',
                                                            'records': 2}
-  pr.validate_manifest(m, CLASSES, 'ckpt/t-1')
+  pm.validate_manifest(m, CLASSES, 'ckpt/t-1')
   with pytest.raises(ValueError, match='class_names.*index 4'):
-    pr.validate_manifest(m, CLASSES[:4] + ('rider',))
+    pm.validate_manifest(m, CLASSES[:4] + ('rider',))
   with pytest.raises(ValueError, match='class_names'):
-    pr.validate_manifest(m, CLASSES[:4])
+    pm.validate_manifest(m, CLASSES[:4])
   with pytest.raises(ValueError, match="teacher 'ckpt/t-1'.*'ckpt/t-2'"):
-    pr.validate_manifest(m, CLASSES, 'ckpt/t-2')
+    pm.validate_manifest(m, CLASSES, 'ckpt/t-2')
   with pytest.raises(ValueError, match='lacks keys'):
-    pr.write_manifest(str(tmp_path), {'name': 'x'})
+    pm.write_manifest(str(tmp_path), {'name': 'x'})
   with pytest.raises(FileNotFoundError, match='no pseudo-label manifest'):
-    pr.read_manifest(str(tmp_path), 'fine')
+    pm.read_manifest(str(tmp_path), 'fine')
 
 
 def test_source_over_two_shards(tmp_path):
@@ -176,7 +178,7 @@ def test_source_loads_images_and_checks_counts(tmp_path):
   with pytest.raises(ValueError, match='num_classes'):
     src.centroid_index()
   shards = [{'file': pr.shard_name('coarse', s, 2), 'records': n} for s, n in ((0, 4), (1, 2))]
-  pr.write_manifest(str(tmp_path), dict(name='coarse', class_names=CLASSES, teacher='t',
+  pm.write_manifest(str(tmp_path), dict(name='coarse', class_names=CLASSES, teacher='t',
                                         shards=shards))
   with pytest.raises(ValueError, match='00000-of-00002.tfrecord: 3 records, the manifest says 4'):
     pr.PseudoLabelSource(str(tmp_path), 'coarse')
@@ -188,12 +190,12 @@ def test_standalone_reader_reads_project_shards(tmp_path):
          for r in standalone.read_tfrecord(s)]
   assert len(got) == len(items)
   for feats, it in zip(got, items):
-    assert set(feats) <= set(pr.FEATURES) and set(pr.FEATURES) - set(feats) <= pr.OPTIONAL
+    assert set(feats) <= set(pe.FEATURES) and set(pe.FEATURES) - set(feats) <= pe.OPTIONAL
     assert feats['image/id'] == [it['image_id'].encode()]
     assert (feats['image/height'], feats['image/width']) == ([H], [W])
-    assert feats['label/png'] == [pr.png_encode(it['label'])]
+    assert feats['label/png'] == [pe.png_encode(it['label'])]
     assert feats['teacher/step'] == [it['teacher_step']] and feats['topk/k'] == [K]
-    classes, yx, _ = pr._centroid_lists(it['centroids'])  # pylint: disable=protected-access
+    classes, yx, _ = pe._centroid_lists(it['centroids'])  # pylint: disable=protected-access
     assert feats['centroids/class'] == classes
     np.testing.assert_array_equal(np.float32(feats['centroids/yx']), np.float32(yx))
 
@@ -202,16 +204,16 @@ def test_tf_data_reads_shards_with_documented_spec(tmp_path):
   tf = pytest.importorskip('tensorflow')
   items = _write_set(str(tmp_path))
   path = str(tmp_path / pr.shard_name('plain', 0, 1))
-  pr.write_shard(path, [pr.encode_example(**_item(9, soft=False))])
+  pr.write_shard(path, [pe.encode_example(**_item(9, soft=False))])
   files = pr.find_shards(str(tmp_path), 'coarse') + [path]
-  spec = pr.tf_feature_spec(tf)
+  spec = pe.tf_feature_spec(tf)
   got = [tf.io.parse_single_example(x, spec) for x in tf.data.TFRecordDataset(files)]
   assert len(got) == 6
   for ex, it in zip(got, items + [_item(9, soft=False)]):
     h, w = int(ex['image/height']), int(ex['image/width'])
     assert ex['image/id'].numpy().decode() == it['image_id'] and (h, w) == (H, W)
     np.testing.assert_array_equal(tf.io.decode_png(ex['label/png'])[..., 0], it['label'])
-    classes, yx, _ = pr._centroid_lists(it['centroids'])  # pylint: disable=protected-access
+    classes, yx, _ = pe._centroid_lists(it['centroids'])  # pylint: disable=protected-access
     assert ex['centroids/class'].numpy().tolist() == classes
     np.testing.assert_array_equal(ex['centroids/yx'].numpy(), np.float32(yx))
     assert int(ex['teacher/step']) == it['teacher_step']
@@ -243,6 +245,6 @@ def test_manifest_teacher_reached_through_a_link_is_the_same(tmp_path):
   os.symlink(tmp_path / 'run' / 'teacher', tmp_path / 'variant' / 'teacher')
   m = {'teacher': {'workdir': str(tmp_path / 'run' / 'teacher'), 'step': 3},
        'class_names': list(CLASSES)}
-  pr.validate_manifest(m, CLASSES, str(tmp_path / 'variant' / 'teacher'))
+  pm.validate_manifest(m, CLASSES, str(tmp_path / 'variant' / 'teacher'))
   with pytest.raises(ValueError, match='is not the configured'):
-    pr.validate_manifest(m, CLASSES, str(tmp_path / 'variant'))
+    pm.validate_manifest(m, CLASSES, str(tmp_path / 'variant'))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from stseg_jax import errors
-from stseg_jax.data import pseudo_records
+from stseg_jax.data import pseudo_example
 from stseg_jax.data import pseudo_source
 
 
@@ -59,12 +59,12 @@ def test_region_minimum_drops_small_regions_centroids():
   label[0:2, 0:2] = 1  # a 4-pixel speck of class 1
   label[5:10, 5:10] = 2  # 25 pixels of class 2
   from stseg_jax.data import centroids
-  record = pseudo_records.encode_example('x', '', label,
+  record = pseudo_example.encode_example('x', '', label,
                                          centroids=centroids.regions_by_class(label, 3))
-  assert set(pseudo_records.decode_centroids(record)) == {0, 1, 2}
-  assert set(pseudo_records.decode_centroids(record, min_pixels=5)) == {0, 2}
-  old = pseudo_records.encode_example('x', '', label,
+  assert set(pseudo_example.decode_centroids(record)) == {0, 1, 2}
+  assert set(pseudo_example.decode_centroids(record, min_pixels=5)) == {0, 2}
+  old = pseudo_example.encode_example('x', '', label,
                                       centroids=centroids.region_centroids(label, 3))
-  assert set(pseudo_records.decode_centroids(old)) == {0, 1, 2}  # no sizes: all kept
+  assert set(pseudo_example.decode_centroids(old)) == {0, 1, 2}  # no sizes: all kept
   with pytest.raises(errors.DataError, match='without region sizes.*centroid_min_pixels=0'):
-    pseudo_records.decode_centroids(old, min_pixels=5)
+    pseudo_example.decode_centroids(old, min_pixels=5)

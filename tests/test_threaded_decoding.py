@@ -22,14 +22,14 @@ for i in range(16):
   path = os.path.join(tmp, f'{i}.png')
   Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(path)
   paths.append(path)
-  records.append(pseudo_records.encode_example(
+  records.append(pseudo_example.encode_example(
       f'img{i}', path, rng.integers(0, 11, (40, 60), dtype=np.uint8), centroids={1: [[3, 4]]}))
 barrier, failures = threading.Barrier(16), []
 def read(i):
   barrier.wait()
   try:
     camvid.read_image(paths[i])
-    pseudo_records.decode_example(records[i])
+    pseudo_example.decode_example(records[i])
   except Exception as e:
     failures.append(repr(e))
 threads = [threading.Thread(target=read, args=(i,)) for i in range(16)]

@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 
 from stseg_jax import errors
+from stseg_jax.data import pseudo_manifest
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
 from stseg_jax.data.labels import IGNORE_LABEL
@@ -101,13 +102,13 @@ class StudentPseudoSource:
 def open_student_source(config, real_source):
   """The pseudo labels of `config.pseudo.dir`, checked against the real data."""
   directory = os.path.join(os.path.expanduser(config.pseudo.dir), 'pseudo')
-  if not os.path.exists(pseudo_records.manifest_path(directory, config.pseudo.name)):
+  if not os.path.exists(pseudo_manifest.manifest_path(directory, config.pseudo.name)):
     raise FileNotFoundError(
         f'config.pseudo.dir: no {config.pseudo.name} manifest in {directory} '
         '(run stseg_jax.pseudo_label first)')
   records = pseudo_records.PseudoLabelSource(directory, config.pseudo.name)
   p = config.pseudo
-  pseudo_records.validate_manifest(
+  pseudo_manifest.validate_manifest(
       records.manifest, list(real_source.class_names),
       os.path.abspath(os.path.expanduser(p.teacher)) if p.teacher else None)
   if p.soft and not records.manifest.get('soft_topk', 0):
