@@ -10,15 +10,10 @@ tile lack context and are dropped, the rest is averaged where tiles still
 overlap. So tiling equals whole-image inference wherever a net's receptive
 radius is within the margin, except next to padding. Views are resized back
 to the image (bilinear) and averaged in probability space, all in float32.
-
-Benchmark (images/s per device, random weights):
-
-  python -m stseg_jax.inference --model=fast_scnn --height=1024 --width=2048
+Its speed: stseg_jax/bench/inference.py.
 """
-import argparse
 import dataclasses
 import math
-import time
 from typing import Optional
 
 import jax
@@ -312,42 +307,3 @@ class Predictor:
     n = self._batch if fixed else -(-len(x) // self._ndev) * self._ndev
     x = np.concatenate([x, np.zeros((n - len(x),) + x.shape[1:], x.dtype)])
     return jax.device_put(x, self._data)
-
-
-def benchmark(model_name, height, width, config, num_classes=19, num_images=2,
-              **model_options):
-  """Images/s per device of Predictor.predict, random weights, after a warm-up image."""
-  from stseg_jax import models  # pylint: disable=g-import-not-at-top
-  from stseg_jax.models import summary  # pylint: disable=g-import-not-at-top
-  model = models.create(model_name, num_classes, **model_options)
-  mesh = sharding.make_mesh(jax.local_devices())
-  predictor = Predictor(model, summary.random_variables(model), mesh, config,
-                        num_classes)
-  images = np.random.default_rng(0).integers(
-      0, 256, (num_images, height, width, 3), np.uint8)
-  predictor.predict(images[0])  # compiles
-  start = time.perf_counter()
-  for image in images:
-    predictor.predict(image)
-  return num_images / (time.perf_counter() - start) / mesh.devices.size
-
-
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--model', default='fast_scnn')
-  parser.add_argument('--height', type=int, default=1024)
-  parser.add_argument('--width', type=int, default=2048)
-  parser.add_argument('--tile', type=int, default=1024)
-  parser.add_argument('--tile_batch', type=int, default=8)
-  parser.add_argument('--images', type=int, default=2)
-  parser.add_argument('--whole', action='store_true', help='one whole-image pass')
-  args = parser.parse_args()
-  config = (InferenceConfig() if args.whole else dataclasses.replace(
-      PAPER_RECIPE, tile_size=args.tile, tile_batch=args.tile_batch))
-  rate = benchmark(args.model, args.height, args.width, config, num_images=args.images)
-  print(f'{args.model} {args.height}x{args.width} {config}: {rate:.3f} images/s '
-        f'per device on {jax.local_devices()[0].device_kind}')
-
-
-if __name__ == '__main__':
-  main()

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from stseg_jax.bench import crop_schedules as bench
-from stseg_jax.train import EpochPlan
+from stseg_jax.bench import timing
+from stseg_jax.schedules import EpochPlan
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,13 +58,13 @@ def test_compile_times_count_train_step_events_only():
     ('NVIDIA A100-SXM4-40GB', 312e12), ('TPU v4', 275e12), ('TPU v5 lite', 197e12),
     ('cpu', None), ('TPU v5', None)])  # v5p is not in the table
 def test_peak_lookup(kind, peak):
-  assert bench.peak_flops(kind) == peak
+  assert timing.peak_flops(kind) == peak
 
 
 def test_mfu():
-  assert bench.mfu(494.5e12, 1.0, 'NVIDIA H100 80GB HBM3') == pytest.approx(0.5)
-  assert bench.mfu(1e12, 0.5, 'TPU v5 lite') == pytest.approx(2e12 / 197e12)
-  assert bench.mfu(1e9, 1.0, 'cpu') is None
+  assert timing.mfu(494.5e12, 1.0, 'NVIDIA H100 80GB HBM3') == pytest.approx(0.5)
+  assert timing.mfu(1e12, 0.5, 'TPU v5 lite') == pytest.approx(2e12 / 197e12)
+  assert timing.mfu(1e9, 1.0, 'cpu') is None
 
 
 class _Costed:
@@ -75,10 +76,10 @@ class _Costed:
 
 
 def test_flops_reads_dict_or_list_and_drops_unknown():
-  assert bench.flops(_Costed({'flops': 5.0})) == 5.0
-  assert bench.flops(_Costed([{'flops': 5.0}])) == 5.0  # jax before 0.4.30
-  assert bench.flops(_Costed({'flops': -1.0})) is None  # what some GPU builds gave
-  assert bench.flops(_Costed(None)) is None
+  assert timing.flops(_Costed({'flops': 5.0})) == 5.0
+  assert timing.flops(_Costed([{'flops': 5.0}])) == 5.0  # jax before 0.4.30
+  assert timing.flops(_Costed({'flops': -1.0})) is None  # what some GPU builds gave
+  assert timing.flops(_Costed(None)) is None
 
 
 def test_cli_writes_json_and_plot(tmp_path):

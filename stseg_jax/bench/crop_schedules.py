@@ -27,54 +27,24 @@ import functools
 import json
 import os
 import shutil
-import statistics
 import time
 
 from absl import logging
 import jax
-import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import numpy as np
 import optax
 
 from stseg_jax import config_check
 from stseg_jax import errors
-from stseg_jax import losses
-from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax.bench import timing
 from stseg_jax.data import mixture
 from stseg_jax.data import sources
-
-# Dense bf16 peak FLOP/s of one device, by the first substring of
-# `device_kind` that matches (specific names first: an H100 PCIe is not an
-# SXM). MFU is reported against it whatever the compute dtype, as usual.
-PEAK_BF16_FLOPS = (
-    ('H100 PCIe', 756e12),
-    ('H100', 989e12),
-    ('H200', 989e12),
-    ('A100', 312e12),
-    ('TPU v4', 275e12),
-    ('TPU v5 lite', 197e12),  # what a v5e reports
-    ('TPU v5e', 197e12),
-)
-
-
-def peak_flops(device_kind):
-  """The device's dense bf16 peak FLOP/s, or None when unknown (e.g. CPUs)."""
-  for name, peak in PEAK_BF16_FLOPS:
-    if name.lower() in device_kind.lower():
-      return peak
-  return None
-
-
-def mfu(flops_per_device, seconds, device_kind):
-  """Model FLOPs utilization of one device, or None without a known peak."""
-  peak = peak_flops(device_kind)
-  return None if peak is None else flops_per_device / seconds / peak
-
 
 # --- Prediction (pure) --------------------------------------------------------
 
@@ -118,58 +88,6 @@ def loop_seconds(records):
   return seconds
 
 
-# --- Timing -------------------------------------------------------------------
-
-def random_batch(batch_size, crop, num_classes, mesh, seed=0):
-  """A global uint8 batch on the devices, split over the mesh like real ones."""
-  rng = np.random.default_rng(seed)
-  local = batch_size // jax.process_count()
-  return sharding.to_global(
-      {'image': rng.integers(0, 256, (local, crop, crop, 3), dtype=np.uint8),
-       'label': rng.integers(0, num_classes, (local, crop, crop), dtype=np.uint8),
-       'pseudo': np.zeros((local,), np.uint8)}, mesh)
-
-
-def time_steps(step, carry, batch, warmup, steps):
-  """Median seconds of `carry = step(carry, batch)[0]`, after `warmup` calls.
-
-  Blocks on every output each call, so a call's time is its own.
-  """
-  times = []
-  for _ in range(warmup + steps):
-    start = time.perf_counter()
-    carry, metrics = step(carry, batch)
-    jax.block_until_ready((carry, metrics))
-    times.append(time.perf_counter() - start)
-  return statistics.median(times[warmup:]), times[warmup:], carry
-
-
-def flops(stage):
-  """FLOPs from XLA's cost analysis of a lowered or compiled computation.
-
-  jax 0.10 returns a dict; older versions a list with one dict per module.
-  A compiled SPMD module is one device's share of the step; a lowered one,
-  not yet partitioned or optimised, the whole step.
-  """
-  cost = stage.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  value = (cost or {}).get('flops')
-  return float(value) if value is not None and value > 0 else None
-
-
-def memory(compiled):
-  """Bytes the compiled step needs per device (XLA's memory analysis), and the
-  device's peak so far where it reports one (GPUs, TPUs)."""
-  out = {'temp_bytes': None, 'argument_bytes': None, 'peak_bytes_in_use': None}
-  analysis = compiled.memory_analysis()
-  if analysis is not None:
-    out['temp_bytes'] = analysis.temp_size_in_bytes
-    out['argument_bytes'] = analysis.argument_size_in_bytes
-  stats = jax.local_devices()[0].memory_stats() or {}
-  out['peak_bytes_in_use'] = stats.get('peak_bytes_in_use')
-  return out
-
-
 def model_flops(config, model, tx, state, bucket):
   """FLOPs of one global train step, from its unoptimised HLO lowered for a CPU.
 
@@ -184,27 +102,8 @@ def model_flops(config, model, tx, state, bucket):
       state)
   batch = train.batch_spec(bucket.batch_size, bucket.crop, cpu_mesh)
   _, horizon = train.step_spec(state, cpu_mesh)
-  return flops(train.make_step_fn(config, model, tx, cpu_mesh).lower(abstract_state, batch, horizon))
-
-
-def _rates(compiled, model_flops_per_step, seconds, batch_size):
-  """Rates from the model's FLOPs; the compiled step's count goes beside them.
-
-  The compiled count is what XLA's cost model sees in the optimised step;
-  where it falls far below the model's, the device runs library calls that
-  XLA cannot see into (GPUs).
-  """
-  per_device, n = flops(compiled), jax.device_count()
-  compiled_per_step = None if per_device is None else per_device * n
-  per_step = model_flops_per_step
-  if per_step and compiled_per_step and not 0.5 < compiled_per_step / per_step < 2:
-    logging.warning('compiled step counts %.3g FLOPs, the model %.3g: MFU uses the model\'s',
-                    compiled_per_step, per_step)
-  return {'images_per_sec': batch_size / seconds,
-          'flops_per_step': per_step, 'flops_per_step_compiled': compiled_per_step,
-          'gflops_per_sec': None if per_step is None else per_step / seconds / 1e9,
-          'mfu': None if per_step is None else mfu(per_step / n, seconds,
-                                                  jax.devices()[0].device_kind)}
+  lowered = train.make_step_fn(config, model, tx, cpu_mesh).lower(abstract_state, batch, horizon)
+  return timing.flops(lowered)
 
 
 def _compile_timed(step_fn, state, bucket, mesh):
@@ -230,53 +129,31 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
   compile_wall = time.perf_counter() - start
   rows = []
   for p, (step, compile_seconds) in zip(buckets, compiled):
-    batch = random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
+    batch = timing.random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
     step_flops = model_flops(config, model, tx, state, p)
-    median, times, state = time_steps(lambda s, b: step(s, b, horizon),  # pylint: disable=cell-var-from-loop
+    median, times, state = timing.time_steps(lambda s, b: step(s, b, horizon),  # pylint: disable=cell-var-from-loop
                                       state, batch, config.bench.warmup_steps,
                                       config.bench.timing_steps)
     rows.append({'crop': p.crop, 'batch_size': p.batch_size,
                  'compile_seconds': compile_seconds, 'step_seconds': median,
-                 'step_seconds_all': times, **_rates(step, step_flops, median, p.batch_size),
-                 **memory(step)})
+                 'step_seconds_all': times, **timing.rates(step, step_flops, median, p.batch_size),
+                 **timing.memory(step)})
     logging.info('bucket %d x %d: compile %.1fs, step %.4fs, MFU %s, temp %s bytes', p.crop,
                  p.batch_size, compile_seconds, median, rows[-1]['mfu'],
                  rows[-1]['temp_bytes'])
   return rows, compile_wall, state
 
 
-def plain_step(carry, batch, *, model, tx, aux_weight, dropout_rng):
-  """Forward, backward and SGD update of the bare network: no trainer around it."""
-  params, batch_stats, opt_state = carry
-  images = models.normalize(batch['image'], model.dtype)
-  labels = batch['label'].astype(jnp.int32)
-
-  def loss_fn(params):
-    outputs, new_vars = model.apply({'params': params, 'batch_stats': batch_stats}, images,
-                                    train=True, mutable=['batch_stats'],
-                                    rngs={'dropout': dropout_rng})
-    # The trainer's loss function, so the two steps differ in what the
-    # trainer adds around the network (LR, metrics, checks), not in the loss.
-    ce = lambda logits: losses.cross_entropy(logits, labels)
-    loss = ce(outputs['logits'])
-    if outputs.get('aux_logits') is not None:
-      loss = loss + aux_weight * ce(outputs['aux_logits'])
-    return loss, new_vars['batch_stats']
-
-  (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-  updates, opt_state = tx.update(grads, opt_state, params)
-  return (optax.apply_updates(params, updates), batch_stats, opt_state), loss
-
-
 def time_plain(config, model, state, num_classes, bucket, mesh):
-  """`plain_step` at one bucket, timed like the trainer's step.
+  """`timing.plain_step` at one bucket, timed like the trainer's step.
 
   Starts from (and consumes) the trainer's `state`: one initialisation less.
   """
   tx = optax.sgd(config.train.base_lr, momentum=config.train.momentum)
   carry = (state.params, state.batch_stats, jax.jit(tx.init)(state.params))
-  batch = random_batch(bucket.batch_size, bucket.crop, num_classes, mesh, seed=bucket.crop)
-  step = jax.jit(functools.partial(plain_step, model=model, tx=tx,
+  batch = timing.random_batch(bucket.batch_size, bucket.crop, num_classes, mesh,
+                              seed=bucket.crop)
+  step = jax.jit(functools.partial(timing.plain_step, model=model, tx=tx,
                                    aux_weight=config.loss.aux_weight,
                                    dropout_rng=jax.random.key(config.seed)),
                  donate_argnums=0)
@@ -284,12 +161,12 @@ def time_plain(config, model, state, num_classes, bucket, mesh):
   lowered = step.lower(carry, batch)
   compiled = lowered.compile()
   compile_seconds = time.perf_counter() - start
-  median, times, _ = time_steps(compiled, carry, batch, config.bench.warmup_steps,
+  median, times, _ = timing.time_steps(compiled, carry, batch, config.bench.warmup_steps,
                                 config.bench.timing_steps)
   return {'crop': bucket.crop, 'batch_size': bucket.batch_size,
           'compile_seconds': compile_seconds, 'step_seconds': median,
           'step_seconds_all': times,
-          **_rates(compiled, flops(lowered), median, bucket.batch_size)}
+          **timing.rates(compiled, timing.flops(lowered), median, bucket.batch_size)}
 
 
 # --- Real runs ----------------------------------------------------------------
@@ -357,7 +234,6 @@ def run_schedule(config, name, workdir):
 
 def _sync(tag):
   if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     multihost_utils.sync_global_devices(tag)
 
 
@@ -458,7 +334,7 @@ def run(config, workdir):
       'jax_version': jax.__version__,
       'device': {'kind': device.device_kind, 'platform': device.platform,
                  'count': jax.device_count(), 'process_count': jax.process_count(),
-                 'peak_bf16_flops_per_device': peak_flops(device.device_kind)},
+                 'peak_bf16_flops_per_device': timing.peak_flops(device.device_kind)},
       'model': dict(config.model), 'buckets': rows,
       'compile_wall_seconds': compile_wall, 'plain_jax': plain,
       'schedules': schedules_out, 'config': json.loads(config.to_json_best_effort()),

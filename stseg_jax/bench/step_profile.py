@@ -35,7 +35,7 @@ from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
-from stseg_jax.bench import crop_schedules
+from stseg_jax.bench import timing
 
 
 
@@ -96,7 +96,7 @@ def profile_crop(config, crop, mesh, workdir):
   step = train.compile_buckets(train.make_step_fn(config, model, tx, mesh), state,
                                [schedules.EpochPlan(crop, b.batch_size, 1)], mesh)[crop].result()
   horizon = sharding.to_replicated(np.int32(10**6), mesh)
-  batch = crop_schedules.random_batch(b.batch_size, crop, b.num_classes, mesh, seed=crop)
+  batch = timing.random_batch(b.batch_size, crop, b.num_classes, mesh, seed=crop)
   for _ in range(b.warmup_steps):
     state, metrics = step(state, batch, horizon)
   jax.block_until_ready((state, metrics))

@@ -5,7 +5,7 @@
 Three steps on the same uint8 batch, timed in turns in one process so that a
 busy or drifting machine slows all of them alike: the trainer's compiled step
 (`train.make_step_fn`, as a training run builds it), the bare network's step
-in plain JAX (`crop_schedules.plain_step`: the trainer's overhead is the gap),
+in plain JAX (`timing.plain_step`: the trainer's overhead is the gap),
 and bench/torch_fast_scnn.py's step in PyTorch, in both memory layouts (NCHW
 and channels_last; the faster is the peer). Same layers and parameter count
 (checked here), SGD with momentum and weight decay, plain cross-entropy,
@@ -37,7 +37,7 @@ from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
-from stseg_jax.bench import crop_schedules
+from stseg_jax.bench import timing
 from stseg_jax.bench import torch_fast_scnn
 
 
@@ -52,7 +52,7 @@ def _jax_steps(config, num_classes, crop, mesh):
   horizon = sharding.to_replicated(np.int32(10**6), mesh)
   plain_tx = optax.sgd(config.train.base_lr, momentum=config.train.momentum)
   plain = jax.jit(functools.partial(
-      crop_schedules.plain_step, model=model, tx=plain_tx, aux_weight=config.loss.aux_weight,
+      timing.plain_step, model=model, tx=plain_tx, aux_weight=config.loss.aux_weight,
       dropout_rng=jax.random.key(config.seed)), donate_argnums=0)
   params = jax.tree.map(lambda x: x.copy(), state.params)  # the trainer donates its state
   plain_carry = (params, jax.tree.map(lambda x: x.copy(), state.batch_stats),
@@ -84,7 +84,7 @@ def _minor_faults():
 def time_crop(config, num_classes, crop, mesh):
   """Median step seconds of every contender at one crop, timed in turns."""
   b = config.bench
-  batch = crop_schedules.random_batch(b.batch_size, crop, num_classes, mesh, seed=crop)
+  batch = timing.random_batch(b.batch_size, crop, num_classes, mesh, seed=crop)
   host = jax.device_get(batch)
   images, labels = (torch.from_numpy(np.array(host[k])) for k in ('image', 'label'))
   jax_steps, jax_params = _jax_steps(config, num_classes, crop, mesh)

@@ -1,6 +1,6 @@
 """Input-pipeline benchmark: augmented crops per second (not a test).
 
-  python -m stseg_jax.data.bench_pipeline [--crop=800 --height=1024 --width=2048]
+  python -m stseg_jax.bench.pipeline [--crop=800 --height=1024 --width=2048]
 
 Times the full training transform (source read, centroid-centred or random
 crop, scale, flip, blur, colour jitter) on one core, with and without centroid
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax.data import centroids
-from stseg_jax.data import pipeline
+from stseg_jax.data import pipeline as pipeline_lib
 from stseg_jax.data import sampler
 from stseg_jax.data import synthetic
 
@@ -49,7 +49,7 @@ def _png(array):
 
 
 def crops_per_second_one_core(source, items, crop):
-  transform = pipeline._TrainTransform((source,), crop, 0, 0, pipeline.AugmentOptions())  # pylint: disable=protected-access
+  transform = pipeline_lib._TrainTransform((source,), crop, 0, 0, pipeline_lib.AugmentOptions())  # pylint: disable=protected-access
   transform((0, 0, 0, None))  # warm caches
   start = time.perf_counter()
   for i, (image_id, center) in enumerate(items):
@@ -59,7 +59,7 @@ def crops_per_second_one_core(source, items, crop):
 
 def crops_per_second_grain(source, items, crop, workers, batch=8):
   items = [(0, image_id, center) for image_id, center in items]
-  it = pipeline.train_epoch([source], items, crop=crop, global_batch=batch, seed=0,
+  it = pipeline_lib.train_epoch([source], items, crop=crop, global_batch=batch, seed=0,
                             epoch=0, num_workers=workers)
   batches = iter(it)
   next(batches)  # worker start-up is a one-off cost
