@@ -42,7 +42,3 @@ def to_global(local_batch, mesh):
 def to_replicated(value, mesh):
   """A host value (the same on every process) as an array on every device."""
   return jax.make_array_from_process_local_data(replicated(mesh), np.asarray(value))
-
-
-def global_shape(local_shape):
-  return (local_shape[0] * jax.process_count(),) + tuple(local_shape[1:])

@@ -174,11 +174,6 @@ def jitter_colors(image, rng, strength=0.1):
   return np.asarray(_jitter_pil(Image.fromarray(image), rng, strength))
 
 
-def gaussian_blur(image, sigma):
-  """Gaussian blur of an HxWx3 uint8 image (PIL's extended box filters)."""
-  return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(sigma)))
-
-
 def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None,
             center_jitter=0.1, flip=True, blur_prob=0.5, blur_sigma=(0.15, 1.3),
             color_jitter=0.1, grayscale_prob=0.0, ignore_label=IGNORE_LABEL, image_pad=0, extra=None):

@@ -116,11 +116,6 @@ def torchvision_resnet_to_flax(state_dict, depth=50):
   return _nest(_convert_flat(state_dict, _resnet_path))
 
 
-def wider_resnet38_to_flax(state_dict):
-  """NVIDIA/mapillary wider_resnet38_a2 state dict -> WideResNet38 variables."""
-  return _nest(_convert_flat(state_dict, _wrn_path))
-
-
 def load_pretrained_backbone(variables, path, arch):
   """`variables` with params/batch_stats['backbone'] replaced from `path`."""
   if arch not in ARCHS:
