@@ -14,8 +14,8 @@ per seed, with mean and standard deviation over seeds.
 import json
 import os
 
+from etils import epath
 import jax
-import ml_collections
 import numpy as np
 
 from stseg_jax import cli
@@ -74,10 +74,8 @@ def run(config, workdir):
             'variants': config.ablation.variants.to_dict(),
             'miou': {name: summary(values) for name, values in runs.items()}}
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'ablation.json'), 'w') as f:
-      json.dump(result, f, indent=2)
-    with open(os.path.join(workdir, 'ablation.md'), 'w') as f:
-      f.write(markdown(result))
+    (epath.Path(workdir) / 'ablation.json').write_text(json.dumps(result, indent=2))
+    (epath.Path(workdir) / 'ablation.md').write_text(markdown(result))
     print(markdown(result), flush=True)
   return result
 

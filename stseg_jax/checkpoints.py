@@ -6,20 +6,21 @@ data/pipeline.py), so the state alone resumes a run.
 import contextlib
 import gc
 import os
-import shutil
 import sys
 import time
 
 from absl import logging
+from etils import epath
 import jax
 from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
 from stseg_jax import errors
+from stseg_jax import workdir as workdir_lib
 
 
 def manager(workdir, max_to_keep=3):
-  path = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+  path = workdir_lib.absolute(os.path.join(workdir, 'checkpoints'))  # orbax wants it absolute
   # The handler given up front lets the manager read a step's array metadata
   # (structure checks) with its own machinery: a throwaway checkpointer per
   # read left hundreds of "Event loop is closed" tracebacks behind.
@@ -163,15 +164,15 @@ def _quarantine(mngr, step):
 
   An earlier quarantine of the same step number stays: the new one gets a suffix.
   """
-  path = os.path.join(str(mngr.directory), str(step))
-  corrupt = os.path.join(os.path.dirname(str(mngr.directory)), 'checkpoints_corrupt')
-  target = os.path.join(corrupt, str(step))
+  path = epath.Path(mngr.directory) / str(step)
+  corrupt = epath.Path(mngr.directory).parent / 'checkpoints_corrupt'
+  target = corrupt / str(step)
   suffix = 1
-  while os.path.exists(target):
-    target, suffix = os.path.join(corrupt, f'{step}.{suffix}'), suffix + 1
-  if jax.process_index() == 0 and os.path.isdir(path):
-    os.makedirs(corrupt, exist_ok=True)
-    shutil.move(path, target)
+  while target.exists():
+    target, suffix = corrupt / f'{step}.{suffix}', suffix + 1
+  if jax.process_index() == 0 and path.is_dir():
+    corrupt.mkdir(parents=True, exist_ok=True)
+    path.rename(target)
     logging.warning('moved the unreadable checkpoint to %s', target)
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices(f'quarantine checkpoint {step}')

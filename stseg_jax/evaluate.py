@@ -13,6 +13,7 @@ import os
 
 from absl import flags
 from absl import logging
+from etils import epath
 import jax
 import jax.numpy as jnp
 from jax.experimental import multihost_utils
@@ -163,8 +164,8 @@ def write_result(workdir, result, config, step):
   result.update(split=config.data.eval_split, dataset=config.data.name,
                 checkpoint_step=int(step))
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, result_file(workdir, config.data)), 'w') as f:
-      json.dump(result, f, indent=1)
+    (epath.Path(workdir) / result_file(workdir, config.data)).write_text(
+        json.dumps(result, indent=1))
 
 
 def result_file(workdir, data):
@@ -172,8 +173,7 @@ def result_file(workdir, data):
   for other data eval_<what differs>.json (eval_train.json, eval_B_val.json),
   so evaluating elsewhere never replaces the run's own result."""
   try:
-    with open(os.path.join(workdir, 'config.json')) as f:
-      own = json.load(f)['data']
+    own = json.loads((epath.Path(workdir) / 'config.json').read_text())['data']
   except (OSError, ValueError, KeyError):
     return 'eval.json'
   differs = [data.get(key) for key in ('name', 'domain')

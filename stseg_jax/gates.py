@@ -15,9 +15,9 @@ limited by how few labels it has, not one still short of steps (issue 16):
 Writes WORKDIR/gates.json and logs one line per gate.
 """
 import json
-import os
 
 from absl import logging
+from etils import epath
 import jax
 import ml_collections
 
@@ -29,8 +29,8 @@ ORACLE_POINTS = 2.0
 
 def eval_curve(run_dir):
   """[(step, eval mIoU)] of a training run, from its metrics.jsonl."""
-  with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
-    records = [json.loads(line) for line in f]
+  lines = (epath.Path(run_dir) / 'metrics.jsonl').read_text().splitlines()
+  records = [json.loads(line) for line in lines]
   return [(r['step'], r['eval_miou']) for r in records if 'eval_miou' in r]
 
 
@@ -73,8 +73,7 @@ def check(config, workdir, teacher_dir, oracle_dir=None):
     gates.update(oracle_val_miou=oracle, oracle_minus_teacher_points=100 * (oracle - val),
                  oracle_clearly_better=100 * (oracle - val) >= ORACLE_POINTS)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'gates.json'), 'w') as f:
-      json.dump(gates, f, indent=1)
+    (epath.Path(workdir) / 'gates.json').write_text(json.dumps(gates, indent=1))
   logging.info('gate plateau: val mIoU %+.1f points over the last third (%s)',
                change if change is not None else float('nan'),
                'pass' if gates['plateaued'] else 'FAIL: the teacher is still learning')

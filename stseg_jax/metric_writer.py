@@ -3,28 +3,47 @@ import json
 import math
 import os
 
+from etils import epath
 import jax
+
+from stseg_jax import workdir as workdir_lib
 
 
 class MetricWriter:
-  """Writes on process 0 only; other processes' writes are no-ops."""
+  """Writes on process 0 only; other processes' writes are no-ops.
+
+  A local metrics.jsonl is appended to; a file elsewhere (gs://, where files
+  cannot be appended to) is rewritten whole at each write, earlier lines first.
+  """
 
   def __init__(self, workdir):
     self.enabled = jax.process_index() == 0
     if not self.enabled:
       return
-    os.makedirs(workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    workdir = epath.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    self._path = workdir / 'metrics.jsonl'
+    self._local = workdir_lib.is_local(workdir)
+    if self._local:
+      self._jsonl = open(self._path, 'a')
+    else:
+      self._lines = self._path.read_text().splitlines(True) if self._path.exists() else []
+    # Imported here: 1.5 s of imports that only the writing process needs.
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    self._tb = SummaryWriter(os.fspath(workdir / 'tensorboard'))
 
   def write(self, step, metrics):
     if not self.enabled:
       return
     record = {'step': int(step)}
     record.update({k: _plain(v) for k, v in metrics.items()})
-    self._jsonl.write(json.dumps(record) + '\n')
-    self._jsonl.flush()
+    line = json.dumps(record) + '\n'
+    if self._local:
+      self._jsonl.write(line)
+      self._jsonl.flush()
+    else:
+      self._lines.append(line)
+      workdir_lib.write_text(self._path, ''.join(self._lines))
     for key, value in record.items():
       if key != 'step' and isinstance(value, (int, float)) and math.isfinite(value):
         self._tb.add_scalar(key, value, int(step))
@@ -32,7 +51,8 @@ class MetricWriter:
 
   def close(self):
     if self.enabled:
-      self._jsonl.close()
+      if self._local:
+        self._jsonl.close()
       self._tb.close()
 
 

@@ -18,6 +18,7 @@ import time
 
 from absl import flags
 from absl import logging
+from etils import epath
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
@@ -30,6 +31,7 @@ from stseg_jax import inference
 from stseg_jax import sharding
 from stseg_jax import state
 from stseg_jax import visualize
+from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
 from stseg_jax.data import pseudo_example
 from stseg_jax.data import pseudo_manifest
@@ -80,7 +82,8 @@ def provenance(config, teacher_workdir, step, variables):
   digest = hashlib.sha256()
   for leaf in jax.tree.leaves(jax.device_get(variables)):
     digest.update(np.ascontiguousarray(leaf).tobytes())
-  return {'teacher': {'workdir': os.path.realpath(teacher_workdir), 'step': int(step),
+  return {'teacher': {'workdir': workdir_lib.absolute(teacher_workdir, resolve_links=True),
+                      'step': int(step),
                       'weights_sha256': digest.hexdigest()[:16]},
           'recipe': {'pseudo_label': config.pseudo_label.to_dict(),
                      'data': unlabeled_data_config(config).to_dict(),
@@ -102,10 +105,9 @@ def claim(out_dir, name, made_by):
   sets under one manifest. So the first job writes <name>.provenance.json,
   and a later one that differs stops, naming what differs.
   """
-  path = os.path.join(out_dir, f'{name}.provenance.json')
-  if os.path.exists(path):
-    with open(path) as f:
-      found = json.load(f)
+  path = epath.Path(out_dir) / f'{name}.provenance.json'
+  if path.exists():
+    found = json.loads(path.read_text())
     # JSON turns tuples into lists: compare in JSON form.
     diffs = _differences(found, json.loads(json.dumps(made_by)))
     if diffs:
@@ -113,11 +115,8 @@ def claim(out_dir, name, made_by):
           f'{out_dir} holds pseudo labels of another teacher or recipe ({"; ".join(diffs[:4])}): '
           'label into another workdir, or delete that folder to relabel')
   multihost_utils.sync_global_devices('pseudo_label: provenance checked')
-  if jax.process_index() == 0 and not os.path.exists(path):
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-      json.dump(made_by, f, indent=1)
-    os.replace(tmp, path)
+  if jax.process_index() == 0 and not path.exists():
+    workdir_lib.write_json(path, made_by, indent=1)
   multihost_utils.sync_global_devices('pseudo_label: provenance written')
 
 
@@ -125,7 +124,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   """Writes this process's shards, then (process 0) the manifest."""
   config_check.validate(config)
   out_dir = os.path.join(workdir, 'pseudo')
-  os.makedirs(out_dir, exist_ok=True)
+  epath.Path(out_dir).mkdir(parents=True, exist_ok=True)
   p = config.pseudo_label
   source = sources.open_source(unlabeled_data_config(config), config.unlabeled.split,
                                labels=False)

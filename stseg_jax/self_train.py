@@ -27,6 +27,7 @@ import os
 import time
 
 from absl import logging
+from etils import epath
 import jax
 import ml_collections
 
@@ -38,6 +39,7 @@ from stseg_jax import gates
 from stseg_jax import pseudo_label
 from stseg_jax import train
 from stseg_jax import visualize
+from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import mixture
 from stseg_jax.data import sources
 
@@ -75,18 +77,16 @@ def student_config(config, labels_dir, teacher_workdir=''):
 
 
 def _done(path):
-  return os.path.exists(os.path.join(path, 'DONE'))
+  return (epath.Path(path) / 'DONE').exists()
 
 
 def _mark_done(path, seconds):
   if jax.process_index() == 0:
-    with open(os.path.join(path, 'DONE'), 'w') as f:
-      json.dump({'seconds': seconds}, f)
+    (epath.Path(path) / 'DONE').write_text(json.dumps({'seconds': seconds}))
 
 
 def _stage_seconds(path):
-  with open(os.path.join(path, 'DONE')) as f:
-    return json.load(f)['seconds']
+  return json.loads((epath.Path(path) / 'DONE').read_text())['seconds']
 
 
 def _stage(name, path, fn):
@@ -96,7 +96,7 @@ def _stage(name, path, fn):
     return _stage_seconds(path)
   logging.info('Stage %s: running in %s', name, path)
   start = time.time()
-  os.makedirs(path, exist_ok=True)
+  epath.Path(path).mkdir(parents=True, exist_ok=True)
   fn()
   seconds = time.time() - start
   _mark_done(path, seconds)
@@ -113,7 +113,7 @@ def _gate_stages(config, workdir, teacher_dir):
     oracle = gates.oracle_config(config, items)
     timings['oracle'] = _stage('oracle', oracle_dir,
                                lambda: train.train_and_evaluate(oracle, oracle_dir))
-  if not os.path.exists(os.path.join(workdir, 'gates.json')):
+  if not (epath.Path(workdir) / 'gates.json').exists():
     gates.check(config, workdir, teacher_dir, oracle_dir)
   return timings
 
@@ -124,7 +124,7 @@ def run(config, workdir):
   if merged(config, config.student).pseudo.soft and not config.pseudo_label.soft_topk:
     raise errors.ConfigError('config.student.pseudo.soft needs soft labels: set '
                                    'config.pseudo_label.soft_topk > 0 (e.g. 3)')
-  os.makedirs(workdir, exist_ok=True)
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
   loops = config.self_training.loops
   teacher_dir = os.path.join(workdir, 'teacher')
   timings = {'teacher': _stage('teacher', teacher_dir,
@@ -136,7 +136,7 @@ def run(config, workdir):
     suffix = '' if loops == 1 else f'_{loop + 1}'
     labels_dir = os.path.join(workdir, 'labels' + suffix)
     student_dir = os.path.join(workdir, 'student' + suffix)
-    student = student_config(config, labels_dir, os.path.abspath(teacher_dir))
+    student = student_config(config, labels_dir, workdir_lib.absolute(teacher_dir))
     if student.pseudo.dir:  # the duplicate-real baseline needs no labels
       timings['pseudo_label' + suffix] = _stage(
           'pseudo_label' + suffix, labels_dir,
@@ -157,7 +157,7 @@ def run(config, workdir):
               ('target_from_student', teacher_config, teacher_dir))
     for name, base, start_dir in starts:
       path = os.path.join(workdir, name)
-      target_config = finetune_config(base, os.path.abspath(start_dir), target)
+      target_config = finetune_config(base, workdir_lib.absolute(start_dir), target)
       timings[name] = _stage(name, path, lambda: train.train_and_evaluate(target_config, path))
   report = make_report(config, workdir, teacher=os.path.join(workdir, 'teacher'),
                        student=teacher_dir, timings=timings)
@@ -168,8 +168,7 @@ def make_report(config, workdir, teacher, student, timings):
   """Evaluates teacher and student on the same split; writes report.json/.md."""
   results = {}
   for name, path in (('teacher', teacher), ('student', student)):
-    run_config = ml_collections.ConfigDict(json.load(open(os.path.join(path, 'config.json'))))
-    results[name] = evaluate.evaluate_checkpoint(run_config, path)
+    results[name] = evaluate.evaluate_checkpoint(workdir_lib.saved_config(path), path)
   report = {
       'dataset': config.data.name, 'split': config.data.eval_split,
       'gates': _read_json(os.path.join(workdir, 'gates.json')),
@@ -181,8 +180,7 @@ def make_report(config, workdir, teacher, student, timings):
     target = {}
     for name in ('target_from_teacher', 'target_from_student'):
       path = os.path.join(workdir, name)
-      run_config = ml_collections.ConfigDict(json.load(open(os.path.join(path, 'config.json'))))
-      target[name] = _summary(evaluate.evaluate_checkpoint(run_config, path))
+      target[name] = _summary(evaluate.evaluate_checkpoint(workdir_lib.saved_config(path), path))
     target['delta_miou'] = (target['target_from_student']['miou'] -
                             target['target_from_teacher']['miou'])
     report['target'] = target
@@ -190,20 +188,17 @@ def make_report(config, workdir, teacher, student, timings):
     visualize.plot_miou({'teacher': visualize.eval_curve(teacher),
                          'student': visualize.eval_curve(student)},
                         os.path.join(workdir, 'miou.png'), f'{config.data.name} eval mIoU')
-    with open(os.path.join(workdir, 'report.json'), 'w') as f:
-      json.dump(report, f, indent=1)
-    with open(os.path.join(workdir, 'report.md'), 'w') as f:
-      f.write(report_markdown(report))
-  logging.info('Teacher mIoU %.4f, student %.4f (%+.4f)', report['teacher']['miou'],
-               report['student']['miou'], report['delta_miou'])
+    (epath.Path(workdir) / 'report.json').write_text(json.dumps(report, indent=1))
+    (epath.Path(workdir) / 'report.md').write_text(report_markdown(report))
+  logging.info('Teacher mIoU %.4f, student %.4f (%+.4f); report in %s',
+               report['teacher']['miou'], report['student']['miou'], report['delta_miou'],
+               os.path.join(workdir, 'report.md'))
   return report
 
 
 def _read_json(path):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
+  path = epath.Path(path)
+  return json.loads(path.read_text()) if path.exists() else None
 
 
 def _summary(result):

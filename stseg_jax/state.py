@@ -13,6 +13,7 @@
 import os
 
 from absl import logging
+from etils import epath
 import flax
 import jax
 import jax.numpy as jnp
@@ -74,7 +75,7 @@ def init_from_checkpoint(state, workdir, mesh):
   classes, paper section 3.4) or that it lacks keeps its fresh initialisation.
   """
   workdir = os.path.expanduser(workdir)
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+  if not (epath.Path(workdir) / 'checkpoints').is_dir():
     raise FileNotFoundError(f'config.train.init_from: no checkpoints in {workdir!r}')
   params, batch_stats, step = checkpoints.load_variables(workdir, sharding.replicated(mesh))
   kept = []

@@ -11,6 +11,7 @@ import time
 from concurrent import futures
 
 from absl import logging
+from etils import epath
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -145,7 +146,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   evaluated; raises workdir.Preempted after a SIGTERM's checkpoint.
   """
   config_check.validate(config)
-  os.makedirs(workdir, exist_ok=True)
+  epath.Path(workdir).mkdir(parents=True, exist_ok=True)
   with workdir_lib.lock(workdir):
     return _train_and_evaluate(config, workdir)
 
@@ -258,10 +259,9 @@ def _evaluate(evaluator, state, writer, workdir, config, step):
 
 def _evaluated_at(workdir, config, step):
   """Whether the run's own eval result is of `step`."""
-  path = os.path.join(workdir, evaluate_lib.result_file(workdir, config.data))
+  path = epath.Path(workdir) / evaluate_lib.result_file(workdir, config.data)
   try:
-    with open(path) as f:
-      return json.load(f).get('checkpoint_step') == step
+    return json.loads(path.read_text()).get('checkpoint_step') == step
   except (OSError, ValueError):
     return False
 

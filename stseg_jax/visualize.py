@@ -8,6 +8,7 @@ and mIoU over training steps.
 import json
 import os
 
+from etils import epath
 import numpy as np
 from PIL import Image
 
@@ -47,23 +48,23 @@ def example_strip(image, prediction, palette, label=None):
 
 def save_examples(directory, images, predictions, ids, palette, labels=None):
   """Writes DIRECTORY/<id>.png strips; returns their paths."""
-  os.makedirs(directory, exist_ok=True)
+  epath.Path(directory).mkdir(parents=True, exist_ok=True)
   labels = [None] * len(images) if labels is None else labels
   paths = []
   for image, prediction, label, image_id in zip(images, predictions, labels, ids):
     path = os.path.join(directory, f'{image_id}.png')
-    Image.fromarray(example_strip(image, prediction, palette, label)).save(path)
+    with epath.Path(path).open('wb') as f:
+      Image.fromarray(example_strip(image, prediction, palette, label)).save(f, format='PNG')
     paths.append(path)
   return paths
 
 
 def eval_curve(workdir):
   """[(step, eval mIoU)] from WORKDIR/metrics.jsonl."""
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.exists(path):
+  path = epath.Path(workdir) / 'metrics.jsonl'
+  if not path.exists():
     return []
-  with open(path) as f:
-    records = [json.loads(line) for line in f if line.strip()]
+  records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
   return [(r['step'], r['eval_miou']) for r in records if 'eval_miou' in r]
 
 
@@ -84,5 +85,6 @@ def plot_miou(curves, path, title='eval mIoU'):
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  with epath.Path(path).open('wb') as f:
+    fig.savefig(f, dpi=100, format='png')
   return path

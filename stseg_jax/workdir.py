@@ -11,6 +11,12 @@
   Preempted               raised after a preemption checkpoint: the job exits with
                           EXIT_PREEMPTED, so a scheduler requeues it, and a workflow
                           never mistakes the stopped stage for a finished one
+  write_text, write_json  a workdir file written whole: to a temporary name, then
+                          renamed over the old one (readers never see half a file)
+
+A workdir may be local or on a file system etils.epath knows (gs://...):
+every path here goes through epath. The lock needs flock, so it is taken on
+local workdirs only.
 """
 import contextlib
 import datetime
@@ -20,6 +26,7 @@ import os
 import socket
 
 from absl import logging
+from etils import epath
 import jax
 import ml_collections
 
@@ -52,10 +59,44 @@ class WorkdirInUse(errors.ConfigError):
   """Another live job holds the workdir."""
 
 
+def is_local(path):
+  """Whether `path` is on this machine's file system (no gs://-style scheme)."""
+  return '://' not in os.fspath(path)
+
+
+def absolute(path, resolve_links=False):
+  """`path` made absolute (and with `resolve_links`, without symlinks) if it is
+  local; a gs://-style path is absolute already."""
+  if not is_local(path):
+    return os.fspath(path)
+  return os.path.realpath(path) if resolve_links else os.path.abspath(path)
+
+
+def write_text(path, text):
+  """Writes `path` whole: a temporary file beside it, renamed over it."""
+  path = epath.Path(path)
+  tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
+  tmp.write_text(text)
+  tmp.replace(path)
+
+
+def write_json(path, value, **dump_options):
+  write_text(path, json.dumps(value, **dump_options))
+
+
 @contextlib.contextmanager
 def lock(workdir):
-  """Holds WORKDIR/.lock (process 0; other processes follow its lead) for the block."""
+  """Holds WORKDIR/.lock (process 0; other processes follow its lead) for the block.
+
+  flock works on local file systems only: elsewhere (gs://) the job runs
+  unlocked, with a log line saying so.
+  """
   if jax.process_index() != 0:
+    yield
+    return
+  if not is_local(workdir):
+    logging.info('%s is not a local folder: no lock, so make sure no other job uses it',
+                 workdir)
     yield
     return
   path = os.path.join(workdir, '.lock')
@@ -76,23 +117,20 @@ def lock(workdir):
 
 def saved_config(workdir):
   """The ConfigDict of WORKDIR/config.json, or None if the run never started."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
+  path = epath.Path(workdir) / 'config.json'
+  if not path.exists():
     return None
   try:
-    with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
   except ValueError as e:
     raise errors.ConfigError(f'{path} does not parse ({e}); it is the config the run '
                                    'was started with, restore or delete it') from e
 
 
 def write_config(config, workdir):
+  """WORKDIR/config.json: what `saved_config` reads back (process 0 writes)."""
   if jax.process_index() == 0:
-    tmp = os.path.join(workdir, f'.config.json.tmp{os.getpid()}')
-    with open(tmp, 'w') as f:
-      f.write(config.to_json_best_effort(indent=2))
-    os.replace(tmp, os.path.join(workdir, 'config.json'))
+    write_text(epath.Path(workdir) / 'config.json', config.to_json_best_effort(indent=2))
 
 
 def _flat(tree, prefix=''):

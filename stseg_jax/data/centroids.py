@@ -17,6 +17,7 @@ import hashlib
 import multiprocessing
 import os
 
+from etils import epath
 import numpy as np
 import tqdm
 
@@ -193,15 +194,17 @@ class CentroidIndex:
 
   def save(self, path):
     """Writes an .npz atomically (a crash never leaves a half file to load)."""
-    tmp = f'{path}.tmp{os.getpid()}.npz'
-    np.savez(tmp, image_ids=self.image_ids, class_ids=self.class_ids, centroids=self.centroids,
-             num_images=self.num_images, num_classes=self.num_classes)
-    os.replace(tmp, path)
+    path = epath.Path(path)
+    tmp = path.with_name(f'{path.name}.tmp{os.getpid()}.npz')
+    with tmp.open('wb') as f:
+      np.savez(f, image_ids=self.image_ids, class_ids=self.class_ids, centroids=self.centroids,
+               num_images=self.num_images, num_classes=self.num_classes)
+    tmp.replace(path)
 
   @classmethod
   def load(cls, path):
     """Reads what `save` wrote."""
-    with np.load(path) as z:
+    with epath.Path(path).open('rb') as f, np.load(f) as z:
       return cls(z['image_ids'], z['class_ids'], z['centroids'], int(z['num_images']),
                  int(z['num_classes']))
 
@@ -273,13 +276,13 @@ def build_index(source, num_classes, ignore_label=IGNORE_LABEL, cache_dir=None, 
   kwargs = dict(num_classes=num_classes, ignore_label=ignore_label, min_pixels=min_pixels,
                 downsample=downsample)
   path = None if cache_dir is None or key is None else index_path(cache_dir, key, **kwargs)
-  if path and os.path.exists(path):
+  if path and epath.Path(path).exists():
     index = CentroidIndex.load(path)
     if index.num_images == len(source) and index.num_classes == num_classes:
       return index
   workers = (os.cpu_count() or 1) if num_workers is None else num_workers
   index = CentroidIndex.from_images(_compute_all(source, kwargs, workers), num_classes)
   if path:
-    os.makedirs(cache_dir, exist_ok=True)
+    epath.Path(cache_dir).mkdir(parents=True, exist_ok=True)
     index.save(path)
   return index

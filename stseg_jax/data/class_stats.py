@@ -6,6 +6,7 @@ keyed by the source's fingerprint, so a resumed run does not count again.
 import json
 import os
 
+from etils import epath
 import numpy as np
 
 
@@ -25,14 +26,13 @@ def pixel_counts(source, num_classes):
 
 def cached_pixel_counts(source, num_classes, path, key):
   """pixel_counts, read from / written to the JSON file `path` for content `key`."""
-  if os.path.exists(path):
-    with open(path) as f:
-      cached = json.load(f)
+  path = epath.Path(path)
+  if path.exists():
+    cached = json.loads(path.read_text())
     if cached.get('key') == key and len(cached.get('counts', ())) == num_classes:
       return np.asarray(cached['counts'], np.int64)
   counts = pixel_counts(source, num_classes)
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump({'key': key, 'counts': counts.tolist()}, f)
-  os.replace(tmp, path)
+  tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
+  tmp.write_text(json.dumps({'key': key, 'counts': counts.tolist()}))
+  tmp.replace(path)
   return counts

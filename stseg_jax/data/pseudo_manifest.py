@@ -8,6 +8,8 @@ shard is complete: a set with a manifest is whole.
 import json
 import os
 
+from etils import epath
+
 from stseg_jax import errors
 from stseg_jax.data import tfrecord
 
@@ -29,23 +31,21 @@ def write_manifest(directory, manifest):
     raise errors.DataError(f'manifest lacks keys {missing}')
   manifest = dict(manifest, format_version=MANIFEST_VERSION)
   path = manifest_path(directory, manifest['name'])
-  tmp = tfrecord.temp_path(path)
-  with open(tmp, 'w') as f:
-    json.dump(manifest, f, indent=1, sort_keys=True)
-  os.replace(tmp, path)
+  tmp = epath.Path(tfrecord.temp_path(path))
+  tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+  tmp.replace(path)
   return path
 
 
 def read_manifest(directory, name):
   """The manifest dict of pseudo-label set `name` in `directory`."""
   path = manifest_path(directory, name)
-  if not os.path.isfile(path):
+  if not epath.Path(path).is_file():
     raise FileNotFoundError(f'no pseudo-label manifest {path}')
-  with open(path) as f:
-    try:
-      manifest = json.load(f)
-    except json.JSONDecodeError as e:
-      raise errors.DataError(f'{path}: not valid JSON: {e}') from e
+  try:
+    manifest = json.loads(epath.Path(path).read_text())
+  except json.JSONDecodeError as e:
+    raise errors.DataError(f'{path}: not valid JSON: {e}') from e
   if manifest.get('format_version') != MANIFEST_VERSION:
     raise errors.DataError(f'{path}: format_version {manifest.get("format_version")!r}, this code '
                            f'reads {MANIFEST_VERSION}')
@@ -66,6 +66,11 @@ def validate_manifest(manifest, expected_class_names, expected_teacher=None):
     teacher = teacher.get('workdir')
   # The same folder by another path (a link, as stseg_jax.ablation makes) is the same teacher.
   if expected_teacher and (not teacher or
-                           os.path.realpath(teacher) != os.path.realpath(expected_teacher)):
+                           _resolved(teacher) != _resolved(expected_teacher)):
     raise errors.DataError(f'{where}: teacher {teacher!r} is not the configured '
                            f'{expected_teacher!r}')
+
+
+def _resolved(path):
+  """A local path without links (the same folder by any name); others as they are."""
+  return os.path.realpath(path) if '://' not in path else path

@@ -17,6 +17,7 @@ Both need labels made with `pseudo_label.store_confidence`.
 import dataclasses
 import os
 
+from etils import epath
 import ml_collections
 import numpy as np
 
@@ -102,7 +103,7 @@ class StudentPseudoSource:
 def open_student_source(config, real_source):
   """The pseudo labels of `config.pseudo.dir`, checked against the real data."""
   directory = os.path.join(os.path.expanduser(config.pseudo.dir), 'pseudo')
-  if not os.path.exists(pseudo_manifest.manifest_path(directory, config.pseudo.name)):
+  if not epath.Path(pseudo_manifest.manifest_path(directory, config.pseudo.name)).exists():
     raise FileNotFoundError(
         f'config.pseudo.dir: no {config.pseudo.name} manifest in {directory} '
         '(run stseg_jax.pseudo_label first)')
@@ -110,7 +111,7 @@ def open_student_source(config, real_source):
   p = config.pseudo
   pseudo_manifest.validate_manifest(
       records.manifest, list(real_source.class_names),
-      os.path.abspath(os.path.expanduser(p.teacher)) if p.teacher else None)
+      os.path.expanduser(p.teacher) if p.teacher else None)
   if p.soft and not records.manifest.get('soft_topk', 0):
     raise errors.ConfigError(
         f'config.pseudo.soft: the pseudo labels in {directory} have no soft labels '
