@@ -12,32 +12,32 @@ def validate(config):
   """Checks the values that would otherwise fail deep inside a run."""
   if config.model.name not in models.MODELS:
     raise errors.ConfigError(f'config.model.name: {config.model.name!r} is not one of '
-                      f'{sorted(models.MODELS)}')
+                             f'{sorted(models.MODELS)}')
   if str(config.model.dtype) not in ('float32', 'bfloat16', 'float16'):
     raise errors.ConfigError(f'config.model.dtype: {config.model.dtype!r} is not one of '
-                      "('float32', 'bfloat16', 'float16')")
+                             "('float32', 'bfloat16', 'float16')")
   pretrained = config.model.pretrained
   if pretrained and not os.path.isfile(os.path.expanduser(pretrained)):
     raise errors.ConfigError(f'config.model.pretrained: no file {pretrained!r} (the backbone\'s '
-                      'ImageNet weights; see the config\'s docstring for how to get them)')
+                             'ImageNet weights; see the config\'s docstring for how to get them)')
   if config.data.name not in sources.NAMES:
     raise errors.ConfigError(f'config.data.name: {config.data.name!r} is not one of '
-                      f'{list(sources.NAMES)}')
+                             f'{list(sources.NAMES)}')
   if config.data.name != 'synthetic' and not os.path.isdir(
       os.path.expanduser(config.data.root)):
     raise errors.ConfigError(f'config.data.root: data folder {config.data.root!r} does not exist')
   if config.train.schedule not in schedules.SCHEDULES:
     raise errors.ConfigError(f'config.train.schedule: {config.train.schedule!r} is not one '
-                      f'of {list(schedules.SCHEDULES)}')
+                             f'of {list(schedules.SCHEDULES)}')
   if config.self_training.mode not in ('joint', 'pretrain_finetune'):
-    raise errors.ConfigError(f'config.self_training.mode: {config.self_training.mode!r} is not one of '
-                      "('joint', 'pretrain_finetune')")
+    raise errors.ConfigError(f'config.self_training.mode: {config.self_training.mode!r} is not '
+                             "one of ('joint', 'pretrain_finetune')")
   if config.loss.class_weighting not in ('', 'enet', 'median_frequency'):
     raise errors.ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
-                      "one of ('', 'enet', 'median_frequency')")
+                             "one of ('', 'enet', 'median_frequency')")
   if config.eval.instance_metrics and config.data.name != 'cityscapes':
     raise errors.ConfigError("config.eval.instance_metrics: iIoU needs data.name='cityscapes' "
-                      f'(gtFine instance ids), not {config.data.name!r}')
+                             f'(gtFine instance ids), not {config.data.name!r}')
   if not config.train.crop_sizes or min(config.train.crop_sizes) <= 0:
     raise errors.ConfigError('config.train.crop_sizes: needs at least one positive size')
   for key in ('train.num_epochs', 'train.batch_size', 'log_every', 'eval_every',
@@ -52,7 +52,7 @@ def validate(config):
     raise errors.ConfigError('config.train.class_uniform_fraction: must be in [0, 1]')
   if config.pseudo.duplicate_real and config.pseudo.dir:
     raise errors.ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
-                      f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
+                             f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
 
 
 def _lookup(config, dotted_key):

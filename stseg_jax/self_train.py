@@ -123,7 +123,7 @@ def run(config, workdir):
   config_check.validate(config)
   if merged(config, config.student).pseudo.soft and not config.pseudo_label.soft_topk:
     raise errors.ConfigError('config.student.pseudo.soft needs soft labels: set '
-                                   'config.pseudo_label.soft_topk > 0 (e.g. 3)')
+                             'config.pseudo_label.soft_topk > 0 (e.g. 3)')
   epath.Path(workdir).mkdir(parents=True, exist_ok=True)
   loops = config.self_training.loops
   teacher_dir = os.path.join(workdir, 'teacher')

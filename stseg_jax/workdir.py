@@ -124,7 +124,7 @@ def saved_config(workdir):
     return ml_collections.ConfigDict(json.loads(path.read_text()))
   except ValueError as e:
     raise errors.ConfigError(f'{path} does not parse ({e}); it is the config the run '
-                                   'was started with, restore or delete it') from e
+                             'was started with, restore or delete it') from e
 
 
 def write_config(config, workdir):

@@ -132,8 +132,8 @@ def time_buckets(config, model, tx, state, num_classes, buckets, mesh, total_ima
     batch = timing.random_batch(p.batch_size, p.crop, num_classes, mesh, seed=p.crop)
     step_flops = model_flops(config, model, tx, state, p)
     median, times, state = timing.time_steps(lambda s, b: step(s, b, horizon),  # pylint: disable=cell-var-from-loop
-                                      state, batch, config.bench.warmup_steps,
-                                      config.bench.timing_steps)
+                                             state, batch, config.bench.warmup_steps,
+                                             config.bench.timing_steps)
     rows.append({'crop': p.crop, 'batch_size': p.batch_size,
                  'compile_seconds': compile_seconds, 'step_seconds': median,
                  'step_seconds_all': times, **timing.rates(step, step_flops, median, p.batch_size),
@@ -162,7 +162,7 @@ def time_plain(config, model, state, num_classes, bucket, mesh):
   compiled = lowered.compile()
   compile_seconds = time.perf_counter() - start
   median, times, _ = timing.time_steps(compiled, carry, batch, config.bench.warmup_steps,
-                                config.bench.timing_steps)
+                                       config.bench.timing_steps)
   return {'crop': bucket.crop, 'batch_size': bucket.batch_size,
           'compile_seconds': compile_seconds, 'step_seconds': median,
           'step_seconds_all': times,
@@ -272,7 +272,7 @@ def run(config, workdir):
   for name in names:
     if name not in schedules.SCHEDULES:
       raise errors.ConfigError(f'config.bench.schedules: {name!r} is not one of '
-                                     f'{list(schedules.SCHEDULES)}')
+                               f'{list(schedules.SCHEDULES)}')
   os.makedirs(workdir, exist_ok=True)
   mesh = sharding.make_mesh()
   source = sources.open_source(config.data, config.data.train_split)

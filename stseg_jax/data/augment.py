@@ -176,7 +176,8 @@ def jitter_colors(image, rng, strength=0.1):
 
 def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None,
             center_jitter=0.1, flip=True, blur_prob=0.5, blur_sigma=(0.15, 1.3),
-            color_jitter=0.1, grayscale_prob=0.0, ignore_label=IGNORE_LABEL, image_pad=0, extra=None):
+            color_jitter=0.1, grayscale_prob=0.0, ignore_label=IGNORE_LABEL, image_pad=0,
+            extra=None):
   """Random scale, crop (centred on `center` if given), flip, blur, colour jitter.
 
   image: HxWx3 uint8; label: HxW uint8; center: (y, x) in source pixels, e.g. a

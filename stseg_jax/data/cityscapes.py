@@ -88,7 +88,7 @@ def read_instance(path):
   bad = (ids < 0) | (ids > MAX_LABEL_ID)
   if bad.any():
     raise errors.DataError(f'{path}: instance values {np.unique(raw[bad])[:10].tolist()} do not '
-                     f'decode to a Cityscapes label id 0..{MAX_LABEL_ID}')
+                           f'decode to a Cityscapes label id 0..{MAX_LABEL_ID}')
   return raw.astype(np.int32)
 
 
@@ -153,7 +153,7 @@ def prepared_info(data_dir, config):
   formats = [info.get('fileFormat') or 'tfrecord'] + list(info.get('alternativeFileFormats', []))
   if not {'array_record', 'parquet'} & set(formats):
     raise errors.DataError(f'{path}: prepared as {formats}, which has no random access; '
-                     'rebuild with --file_format=array_record')
+                           'rebuild with --file_format=array_record')
   return path
 
 
