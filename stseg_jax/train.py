@@ -6,6 +6,7 @@
 import collections
 import functools
 import json
+import math
 import os
 import time
 from concurrent import futures
@@ -187,7 +188,7 @@ def _train_and_evaluate(config, workdir):
                                    int(state.step))
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
-  pending, progress = [], Progress(writer, total_steps, step)
+  pending, progress = [], Progress(writer, total_steps, step, config.log_every)
   try:
     batches = _on_devices(_train_batches(config, plan, mix, indexes, step), mesh)
     for p, batch in batches:
@@ -198,7 +199,7 @@ def _train_and_evaluate(config, workdir):
       step += 1
       pending.append(metrics)
       if step % config.log_every == 0 or step == end_step:
-        progress.log(step, pending, p)
+        progress.log(step, pending, p, last=step == end_step)
         pending = []
       if step % config.eval_every == 0 or step == total_steps:
         _evaluate(evaluator, state, writer, workdir, config, step)
@@ -323,19 +324,23 @@ def _train_batches(config, plan, mix, indexes, step):
 
 
 class Progress:
-  """The interval's training metrics into metrics.jsonl and one console line.
+  """Each interval's training metrics into metrics.jsonl, and console lines with an ETA.
 
-  The ETA uses a moving average of the step time: one interval alone jumps
-  between seconds and minutes when the input pipeline stalls.
+  Every `log_every` steps go to metrics.jsonl; the console gets a line at a
+  multiple of them, about CONSOLE_LINES a run, and at the last step. The ETA
+  uses a moving average of the step time: one interval alone jumps between
+  seconds and minutes when the input pipeline stalls.
   """
   SMOOTHING = 0.3  # weight of the newest interval
+  CONSOLE_LINES = 20
 
-  def __init__(self, writer, total_steps, step):
+  def __init__(self, writer, total_steps, step, log_every):
     self.writer, self.total_steps = writer, total_steps
     self.start = self.last_time = time.time()
     self.last_step, self.seconds_per_step = step, None
+    self.console_every = log_every * max(1, math.ceil(total_steps / self.CONSOLE_LINES / log_every))
 
-  def log(self, step, pending, p):
+  def log(self, step, pending, p, last=False):
     """Fetches the metrics (the loop's only host sync), checks and writes them."""
     values = jax.device_get(pending)
     for offset, v in enumerate(values):
@@ -348,6 +353,8 @@ class Progress:
     record = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
     record.update(crop=p.crop, batch_size=p.batch_size, images_per_sec=p.batch_size / interval)
     self.writer.write(step, record)
+    if step % self.console_every and not last:
+      return
     eta = (self.total_steps - step) * self.seconds_per_step
     logging.info('step %d/%d  loss %.4f  lr %.5f  crop %d  batch %d  %.1f img/s  '
                  'elapsed %.0fs  ETA %.0fs', step, self.total_steps, record['loss'],

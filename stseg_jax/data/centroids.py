@@ -16,10 +16,11 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import time
 
+from absl import logging
 from etils import epath
 import numpy as np
-import tqdm
 
 from stseg_jax.data.labels import IGNORE_LABEL
 
@@ -244,16 +245,19 @@ def _centroids_of(i):
 
 def _compute_all(source, kwargs, num_workers):
   """region_centroids for every item, in worker processes when num_workers > 1."""
-  progress = dict(total=len(source), desc='centroids', unit='img')
+  start = time.time()
   if num_workers <= 1:
     _init_worker(source, kwargs)
-    return [_centroids_of(i) for i in tqdm.tqdm(range(len(source)), **progress)]
-  # Spawn, not fork: the parent may already run JAX's threads.
-  with concurrent.futures.ProcessPoolExecutor(
-      num_workers, mp_context=multiprocessing.get_context('spawn'),
-      initializer=_init_worker, initargs=(source, kwargs)) as pool:
-    chunk = max(1, len(source) // (8 * num_workers))
-    return list(tqdm.tqdm(pool.map(_centroids_of, range(len(source)), chunksize=chunk), **progress))
+    found = [_centroids_of(i) for i in range(len(source))]
+  else:
+    # Spawn, not fork: the parent may already run JAX's threads.
+    with concurrent.futures.ProcessPoolExecutor(
+        num_workers, mp_context=multiprocessing.get_context('spawn'),
+        initializer=_init_worker, initargs=(source, kwargs)) as pool:
+      chunk = max(1, len(source) // (8 * num_workers))
+      found = list(pool.map(_centroids_of, range(len(source)), chunksize=chunk))
+  logging.info('centroids of %d images in %.0f s', len(source), time.time() - start)
+  return found
 
 
 def index_path(cache_dir, key, **params):
