@@ -4,8 +4,10 @@
       --teacher_workdir=TEACHER [--teacher_step=N]
 
 Images are cut into fixed shards of `pseudo_label.images_per_shard`; shard s
-goes to process s mod P, which predicts it on its own devices and writes
-DIR/pseudo/<name>-<s>-of-<n>.tfrecord atomically. The file set therefore
+goes to process s mod P, which predicts it on its own devices (a single
+whole-image pass: one image per device per forward, inference.Predictor.
+predict_probs_batch) and writes DIR/pseudo/<name>-<s>-of-<n>.tfrecord
+atomically. The file set therefore
 doesn't depend on the number of processes, a rerun skips complete shards and
 redoes the rest, and when every process is done process 0 writes the
 manifest (shards, record counts, teacher, config hash, class names).
@@ -56,10 +58,10 @@ def shard_ranges(num_images, images_per_shard):
   return [(s * images_per_shard, min((s + 1) * images_per_shard, num_images)) for s in range(n)]
 
 
-def label_image(predictor, image, num_classes, confidence_threshold=0.0, topk=0):
-  """Hard label (low-confidence pixels ignored if asked), confidence, centroids,
-  and the `topk` most likely classes with their probabilities (or None)."""
-  probs = predictor.predict_probs(image)
+def label_image(probs, num_classes, confidence_threshold=0.0, topk=0):
+  """From an image's HxWxC class probabilities: its hard label (low-confidence
+  pixels ignored if asked), confidence, centroids, and the `topk` most likely
+  classes with their probabilities (or None)."""
   label, confidence = probs.argmax(-1).astype(np.uint8), probs.max(-1)
   if confidence_threshold:
     label = np.where(confidence < confidence_threshold, IGNORE_LABEL, label).astype(np.uint8)
@@ -70,6 +72,42 @@ def label_image(predictor, image, num_classes, confidence_threshold=0.0, topk=0)
   # Every region's centroid and size: the student's sampler sets its own
   # size minimum (config.pseudo.centroid_min_pixels) without relabelling.
   return label, confidence, centroids.regions_by_class(label, num_classes), soft
+
+
+def _labelled(predictor, source, indices, config, workdir):
+  """(example, label_image's outputs) of the images at `indices`, predicted
+  predictor.images_per_batch at a time; the first eval.num_visuals are also
+  saved as pictures (visualize.py)."""
+  p = config.pseudo_label
+  indices = list(indices)
+  for start in range(0, len(indices), predictor.images_per_batch):
+    batch = [source[i] for i in indices[start:start + predictor.images_per_batch]]
+    all_probs = predictor.predict_probs_batch([example['image'] for example in batch])
+    for i, example, probs in zip(indices[start:], batch, all_probs):
+      labelled = label_image(probs, source.num_classes, p.confidence_threshold, p.soft_topk)
+      if i < config.eval.num_visuals:
+        visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']],
+                                [labelled[0]], [example['id']], visualize.palette_of(source))
+      yield example, labelled
+
+
+class _Progress:
+  """About ten console lines over a job's shards, with an ETA."""
+
+  def __init__(self, num_shards):
+    self.num_shards, self.done, self.images = num_shards, 0, 0
+    self.every = max(1, math.ceil(num_shards / 10))
+    self.start = time.time()
+
+  def shard_done(self, num_images):
+    self.done += 1
+    self.images += num_images
+    if self.done % self.every and self.done != self.num_shards:
+      return
+    seconds = time.time() - self.start
+    logging.info('pseudo labels: %d of %d shards (%d images) in %.0f s, ETA %.0f s', self.done,
+                 self.num_shards, self.images, seconds,
+                 seconds / self.done * (self.num_shards - self.done))
 
 
 def config_hash(config):
@@ -140,29 +178,22 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   made_by = provenance(config, teacher_workdir, step, variables)
   claim(out_dir, p.name, made_by)
   ranges = shard_ranges(len(source), p.images_per_shard)
+  paths = [os.path.join(out_dir, pseudo_records.shard_name(p.name, s, len(ranges)))
+           for s in range(len(ranges))]
   mine = range(jax.process_index(), len(ranges), jax.process_count())
-  start_time = time.time()
-  for shard in mine:
-    path = os.path.join(out_dir, pseudo_records.shard_name(p.name, shard, len(ranges)))
-    begin, end = ranges[shard]
-    if pseudo_records.shard_is_complete(path, end - begin):
-      logging.info('Shard %d complete, skipped', shard)
-      continue
-    records = []
-    for i in range(begin, end):
-      example = source[i]
-      label, confidence, found, soft = label_image(
-          predictor, example['image'], source.num_classes, p.confidence_threshold, p.soft_topk)
-      if i < config.eval.num_visuals:  # a look at the labels (visualize.py)
-        visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']], [label],
-                                [example['id']], visualize.palette_of(source))
-      records.append(pseudo_example.encode_example(
-          example['id'], example.get('path', ''), label,
-          confidence=confidence if p.store_confidence else None, topk=soft,
-          centroids=found, teacher_step=step))
-    pseudo_records.write_shard(path, records)
-    logging.info('Shard %d: %d images, %.1f s so far', shard, len(records),
-                 time.time() - start_time)
+  todo = [s for s in mine
+          if not pseudo_records.shard_is_complete(paths[s], ranges[s][1] - ranges[s][0])]
+  if len(todo) < len(mine):
+    logging.info('%d of %d shards already complete, skipped', len(mine) - len(todo), len(mine))
+  progress = _Progress(len(todo))
+  for shard in todo:
+    records = [pseudo_example.encode_example(
+        example['id'], example.get('path', ''), label, teacher_step=step,
+        confidence=confidence if p.store_confidence else None, topk=soft, centroids=found)
+               for example, (label, confidence, found, soft)
+               in _labelled(predictor, source, range(*ranges[shard]), config, workdir)]
+    pseudo_records.write_shard(paths[shard], records)
+    progress.shard_done(len(records))
   multihost_utils.sync_global_devices('pseudo_label: shards written')
   if jax.process_index() == 0:
     manifest = {

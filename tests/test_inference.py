@@ -105,12 +105,16 @@ def test_flip_average_of_symmetric_image_is_symmetric(tiny):
 
 def test_fast_path_batch_matches_per_image(tiny):
   predictor = _predictor(tiny)
-  images = np.stack([_image(9, 14, seed) for seed in range(3)])
-  labels, conf = predictor.predict_batch(images)
-  for image, label, c in zip(images, labels, conf):
-    want_label, want_conf = predictor.predict(image)
-    np.testing.assert_array_equal(label, want_label)
-    np.testing.assert_allclose(c, want_conf, atol=1e-6)
+  # 8 devices: runs of 8, 3, then another size; the same bytes as image by image.
+  images = [_image(9, 14, seed) for seed in range(11)] + [_image(10, 7, 11)]
+  batched = predictor.predict_probs_batch(images)
+  assert predictor.images_per_batch == 8 and len(batched) == len(images)
+  for image, probs in zip(images, batched):
+    np.testing.assert_array_equal(probs, predictor.predict_probs(image))
+  tiled = _predictor(tiny, tile_size=(8, 8))
+  assert tiled.images_per_batch == 1
+  np.testing.assert_array_equal(tiled.predict_probs_batch(images[:1])[0],
+                                tiled.predict_probs(images[0]))
 
 
 def test_tile_function_compiles_once_for_any_image_size(tiny):

@@ -183,22 +183,11 @@ def test_self_train_runs_all_stages_then_skips_them(tmp_path):
   assert again['seconds'] == report['seconds']
 
 
-class _FixedPredictor:
-  """Stands in for inference.Predictor with known probabilities."""
-
-  def __init__(self, probs):
-    self.probs = probs
-
-  def predict_probs(self, image):
-    del image
-    return self.probs
-
-
 def test_label_image_threshold_and_topk_by_hand():
   from stseg_jax import pseudo_label
   probs = np.array([[[0.6, 0.3, 0.1], [0.2, 0.45, 0.35]]], np.float32)  # 1x2 image
   label, confidence, found, (indices, top) = pseudo_label.label_image(
-      _FixedPredictor(probs), None, num_classes=3, confidence_threshold=0.5, topk=2)
+      probs, num_classes=3, confidence_threshold=0.5, topk=2)
   np.testing.assert_array_equal(label, [[0, 255]])  # 0.45 < 0.5: ignored
   np.testing.assert_allclose(confidence, [[0.6, 0.45]])
   np.testing.assert_array_equal(indices, [[[0, 1], [1, 2]]])
