@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from stseg_jax.bench import crop_schedules as bench
+from stseg_jax.bench import schedule_report
 from stseg_jax.bench import timing
 from stseg_jax.schedules import EpochPlan
 
@@ -144,4 +145,4 @@ def test_real_runs_measure_time_and_accuracy(tmp_path):
              if '"loss"' in l]
     assert steps[-1] == sum(result['schedules'][name]['steps'])
   assert result['schedules']['constant']['measured']['speedup'] == 1.0
-  assert '| val mIoU |' in bench.tables(result)
+  assert '| val mIoU |' in schedule_report.tables(result)

@@ -9,5 +9,6 @@
   python -m stseg_jax.bench.inference ...    inference.Predictor: images per second
 
 timing.py holds what they share (random batches, median step times, FLOPs,
-MFU, the plain-jax step); torch_fast_scnn.py is the PyTorch peer network.
+MFU, the plain-jax step); schedule_report.py prints and plots crop_schedules'
+results; torch_fast_scnn.py is the PyTorch peer network.
 """

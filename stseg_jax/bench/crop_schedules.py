@@ -19,7 +19,7 @@
 5. The same network's forward, backward and SGD update in plain jax at the
    largest crop, so the trainer's overhead shows.
 
-Writes WORKDIR/bench.json and WORKDIR/bench.png and prints tables.
+Writes WORKDIR/bench.json and WORKDIR/bench.png and prints tables (schedule_report.py).
 """
 from concurrent import futures
 import datetime
@@ -42,6 +42,7 @@ from stseg_jax import schedules
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax.bench import schedule_report
 from stseg_jax.bench import timing
 from stseg_jax.data import mixture
 from stseg_jax.data import sources
@@ -342,90 +343,6 @@ def run(config, workdir):
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'bench.json'), 'w') as f:
       json.dump(result, f, indent=2)
-    plot(result, os.path.join(workdir, 'bench.png'))
-    print(tables(result), flush=True)
+    schedule_report.plot(result, os.path.join(workdir, 'bench.png'))
+    print(schedule_report.tables(result), flush=True)
   return result
-
-
-# --- Output -------------------------------------------------------------------
-
-def _fmt(value, spec):
-  return '-' if value is None else format(value, spec)
-
-
-def tables(result):
-  """The console report: buckets, plain jax vs trainer, schedules."""
-  d = result['device']
-  lines = [f"{result['model']['name']} {result['model'].get('backbone', '')} "
-           f"{result['model']['dtype']} on {d['count']} x {d['kind']} ({d['platform']})", '',
-           '| crop | batch | compile (s) | step (s) | img/s | GFLOP/step | GFLOP/s | MFU '
-           '| temp GiB |', '|---|---|---|---|---|---|---|---|---|']
-  for r in result['buckets']:
-    gflop = None if r['flops_per_step'] is None else r['flops_per_step'] / 1e9
-    lines.append(f"| {r['crop']} | {r['batch_size']} | {r['compile_seconds']:.1f} "
-                 f"| {r['step_seconds']:.4f} | {r['images_per_sec']:.1f} | {_fmt(gflop, '.1f')} "
-                 f"| {_fmt(r['gflops_per_sec'], '.1f')} | {_fmt(r['mfu'], '.1%')} "
-                 f"| {_fmt(r.get('temp_bytes') and r['temp_bytes'] / 2**30, '.2f')} |")
-  lines.append(f"compile wall time, all buckets: {result['compile_wall_seconds']:.1f} s")
-  p = result['plain_jax']
-  if p:
-    lines += ['', f"plain jax step at {p['crop']} x {p['batch_size']}: {p['step_seconds']:.4f} s, "
-              f"trainer {p['trainer_step_seconds']:.4f} s: trainer overhead "
-              f"{p['trainer_overhead_percent']:+.1f}%"]
-  lines += ['',
-            '| schedule | images | ideal speedup | predicted (s) | predicted speedup '
-            '| measured (s) | img/s | compile (s) | measured speedup | measured / ideal '
-            '| val mIoU |', '|---|---|---|---|---|---|---|---|---|---|---|']
-  full_eval = result['config']['bench'].get('full_eval', False)  # else a token eval
-  for name, s in result['schedules'].items():
-    m = s['measured'] or {}
-    lines.append(
-        f"| {name} | {s['images']} | {s['ideal_speedup']:.3f} "
-        f"| {s['predicted_seconds_at_equal_images']:.1f} | {s['predicted_speedup']:.3f} "
-        f"| {_fmt(m.get('seconds'), '.1f')} | {_fmt(m.get('images_per_sec'), '.1f')} "
-        f"| {_fmt(m.get('compile_seconds'), '.1f')} | {_fmt(m.get('speedup'), '.3f')} "
-        f"| {_fmt(m.get('speedup_vs_ideal'), '.3f')} "
-        f"| {_fmt(m.get('eval_miou') if full_eval else None, '.4f')} |")
-  return '\n'.join(lines)
-
-
-def plot(result, path):
-  """Crop size over epochs, one row per schedule; step time per bucket."""
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top (no pyplot state)
-
-  names = list(result['schedules'])
-  crops = [r['crop'] for r in result['buckets']]
-  margin = max(crops[-1] - crops[0], 10) * 0.15
-  fig = Figure(figsize=(12, 1.2 + 1.1 * len(names)))
-  grid = fig.add_gridspec(len(names), 2)
-  for k, name in enumerate(names):
-    s = result['schedules'][name]
-    ax = fig.add_subplot(grid[k, 0])
-    ax.step(np.arange(len(s['crops']) + 1), s['crops'] + s['crops'][-1:], where='post')
-    ax.set_ylim(crops[0] - margin, crops[-1] + margin)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel('crop')
-    title = (f"{name}: ideal {s['ideal_speedup']:.2f}x, "
-             f"predicted {s['predicted_speedup']:.2f}x")
-    if s['measured']:
-      title += f", measured {s['measured']['speedup']:.2f}x"
-    ax.set_title(title, fontsize=9, loc='left')
-    if k == len(names) - 1:
-      ax.set_xlabel('epoch')
-
-  right = fig.add_subplot(grid[:, 1])
-  x = np.arange(len(crops))
-  bars = right.bar(x, [r['step_seconds'] for r in result['buckets']], label='trainer step')
-  right.bar_label(bars, [f"{r['images_per_sec']:.1f} img/s" for r in result['buckets']],
-                  fontsize=8)
-  p = result['plain_jax']
-  if p:
-    right.plot([crops.index(p['crop'])], [p['step_seconds']], 'o', color='tab:red',
-               label='plain jax step')
-  right.set_xticks(x, [f"{r['crop']}\nx{r['batch_size']}" for r in result['buckets']])
-  right.set(xlabel='crop x batch', ylabel='seconds per step (median)',
-            title=f"step time per bucket, {result['device']['kind']}")
-  right.margins(y=0.12)
-  right.legend(fontsize=8, loc='lower right')
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
