@@ -110,9 +110,11 @@ def config_changes(saved, config):
   old = _flat(json.loads(saved.to_json_best_effort()))
   new = _flat(json.loads(config.to_json_best_effort()))
   changes = []
-  for key in sorted(set(old) | set(new)):
-    if old.get(key) != new.get(key) and not key.startswith(RESUMABLE):
-      changes.append(f'{key}: {old.get(key, "(absent)")!r} -> {new.get(key, "(absent)")!r}')
+  # A field only one side has is the code's doing (a field added or removed
+  # since the run started), not the user's: not a change of the run.
+  for key in sorted(set(old) & set(new)):
+    if old[key] != new[key] and not key.startswith(RESUMABLE):
+      changes.append(f'{key}: {old[key]!r} -> {new[key]!r}')
   return changes
 
 
