@@ -30,10 +30,11 @@ EXIT_PREEMPTED = 75
 
 # Fields a resumed run may change: they decide what is logged, evaluated,
 # saved or traced, and how fast, not what is trained.
-# (train.init_from matters only when a run starts; train.stop_at_step is where it pauses.)
+# (train.init_from matters only when a run starts; train.stop_at_step is where it pauses;
+# ablation.* says which seeds and variants the ablation job runs, so more seeds may be added.)
 RESUMABLE = ('log_every', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'profile_steps',
              'resume_anyway', 'eval.', 'data.num_workers', 'data.cache_dir', 'data.root',
-             'train.init_from', 'train.stop_at_step')
+             'train.init_from', 'train.stop_at_step', 'ablation.')
 
 
 class Preempted(Exception):
