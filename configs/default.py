@@ -37,6 +37,7 @@ def get_config():
   c.data.labeled_fraction = 0.25  # of a split, its <split>_labeled part (the rest: _unlabeled)
   c.data.labeled_sequences = ()  # instead: the images whose id starts with one of these
   c.data.resize_factor = 1.0  # every image and label resized on load (real datasets at 1/2 ...)
+  c.data.resize_cache = False  # keep the resized items in memory (small datasets, num_workers=0)
   c.data.cache_dir = '~/.cache/stseg_jax/synthetic'  # rendered scenes; '' = none
   c.data.num_workers = 0  # grain worker processes; 0 = threads in-process
 

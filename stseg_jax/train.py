@@ -66,7 +66,7 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
       soft = losses.topk_distribution(batch['soft_index'], batch['soft_prob'],
                                       outputs['logits'].shape[-1])
     exempt = None  # pixels OHEM keeps unranked: pseudo labels, unless loss.ohem_pseudo
-    if config.loss.ohem and not config.loss.ohem_pseudo:
+    if config.loss.ohem and not config.loss.ohem_pseudo and 'pseudo' in batch:
       exempt = jnp.broadcast_to(batch['pseudo'][:, None, None] > 0, batch['label'].shape)
     loss = losses.segmentation_loss(
         outputs, batch['label'], ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,

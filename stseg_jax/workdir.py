@@ -37,10 +37,11 @@ EXIT_PREEMPTED = 75
 
 # Fields a resumed run may change: they decide what is logged, evaluated,
 # saved or traced, and how fast, not what is trained.
-# (train.init_from matters only when a run starts; train.stop_at_step is where it pauses.)
+# (train.init_from matters only when a run starts; train.stop_at_step is where it pauses;
+# ablation.* says which seeds and variants the ablation job runs, so more seeds may be added.)
 RESUMABLE = ('log_every', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'profile_steps',
              'resume_anyway', 'eval.', 'data.num_workers', 'data.cache_dir', 'data.root',
-             'train.init_from', 'train.stop_at_step')
+             'train.init_from', 'train.stop_at_step', 'ablation.')
 
 
 class Preempted(Exception):
@@ -153,11 +154,11 @@ def config_changes(saved, config):
   old = _flat(json.loads(saved.to_json_best_effort()))
   new = _flat(json.loads(config.to_json_best_effort()))
   changes = []
-  for key in sorted(set(old) | set(new)):
-    if key not in old and not new[key]:
-      continue
-    if old.get(key) != new.get(key) and not key.startswith(RESUMABLE):
-      changes.append(f'{key}: {old.get(key, "(absent)")!r} -> {new.get(key, "(absent)")!r}')
+  # A field only one side has is the code's doing (a field added or removed
+  # since the run started), not the user's: not a change of the run.
+  for key in sorted(set(old) & set(new)):
+    if old[key] != new[key] and not key.startswith(RESUMABLE):
+      changes.append(f'{key}: {old[key]!r} -> {new[key]!r}')
   return changes
 
 

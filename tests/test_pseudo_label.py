@@ -156,7 +156,7 @@ def test_manifest_with_other_classes_or_teacher_is_refused(teacher, tmp_path):
   config = tiny_config()
   config.pseudo.dir = pseudo_dir
   with pytest.raises(ValueError, match='class_names'):
-    train.train_and_evaluate(config, str(tmp_path / 'student'))
+    train.train_and_evaluate(config, str(tmp_path / 'student_2'))
 
 
 def _self_train_config():

@@ -228,3 +228,11 @@ def test_evaluate_a_missing_checkpoint_step_names_the_steps(trained):
   assert out.returncode == 1
   assert 'checkpoint step 99' in out.stderr.splitlines()[-1] and '[2, 4]' in out.stderr, \
       out.stderr[-2000:]
+
+
+def test_fields_added_or_removed_by_the_code_are_not_changes_of_the_run():
+  saved = ml_collections.ConfigDict({'train': {'base_lr': 0.1, 'old_field': 1}, 'log_every': 5})
+  now = ml_collections.ConfigDict({'train': {'base_lr': 0.1, 'new_field': 2}, 'log_every': 9})
+  assert workdir_lib.config_changes(saved, now) == []  # log_every may change too
+  now.train.base_lr = 0.2
+  assert workdir_lib.config_changes(saved, now) == ['train.base_lr: 0.1 -> 0.2']

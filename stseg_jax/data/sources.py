@@ -66,7 +66,9 @@ def _open(data_config, split, labels, instances=False):
                        labeled=part == '_labeled')
   source = _open_dataset(data_config, split, labels, instances)
   factor = data_config.resize_factor
-  return source if factor == 1.0 else Resized(source, factor)
+  if factor == 1.0:
+    return source
+  return Resized(source, factor, cache=data_config.resize_cache)
 
 
 def _open_dataset(data_config, split, labels, instances):
@@ -129,15 +131,24 @@ class Resized:
   pixel (augment.scaled_shape).
   """
 
-  def __init__(self, source, factor):
+  def __init__(self, source, factor, cache=False):
     if not 0 < factor <= 4:
       raise ValueError(f'config.data.resize_factor: needs a value in (0, 4], got {factor}')
     self.source, self.factor = source, factor
+    # cache: keep every resized item (a small dataset, read in threads).
+    self._cache = {} if cache else None
 
   def __len__(self):
     return len(self.source)
 
   def __getitem__(self, i):
+    if self._cache is not None:
+      if i not in self._cache:
+        self._cache[i] = self._resized(i)
+      return dict(self._cache[i])
+    return self._resized(i)
+
+  def _resized(self, i):
     item = dict(self.source[i])
     hw = augment.scaled_shape(item['image'].shape, self.factor)
     item['image'] = np.asarray(Image.fromarray(item['image']).resize(
@@ -148,10 +159,10 @@ class Resized:
     return item
 
   def subset(self, indices):
-    return Resized(kshot.subset(self.source, indices), self.factor)
+    return Resized(kshot.subset(self.source, indices), self.factor, self._cache is not None)
 
   def __getattr__(self, name):
-    if name in ('source', 'factor') or name.startswith('__'):  # unpickling: no recursion
+    if name in ('source', 'factor', '_cache') or name.startswith('__'):  # unpickling: no recursion
       raise AttributeError(name)
     return getattr(self.source, name)
 
