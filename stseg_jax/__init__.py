@@ -15,6 +15,8 @@ Jobs (each `python -m stseg_jax.<job> --config=... --workdir=...`, through cli.p
   self_train.py     the workflow: teacher, pseudo labels, student (joint or
                     pretrain+finetune, loops, cross-domain targets), report
   ablation.py       student variants over seeds beside one shared teacher
+  pseudo_quality.py pseudo labels scored against the unlabeled set's own truth
+                    (per class, per pixel filter, at the centroids)
   bench/            benchmarks: crop_schedules (step time, MFU, schedule
                     speedups), torch_peer, step_profile, pipeline, inference;
                     timing.py holds their tools

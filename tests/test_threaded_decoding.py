@@ -14,7 +14,7 @@ _PROGRAM = r'''
 import io, os, sys, tempfile, threading
 import numpy as np
 from PIL import Image
-from stseg_jax.data import camvid, pseudo_records
+from stseg_jax.data import camvid, pseudo_example
 tmp = tempfile.mkdtemp()
 paths, records = [], []
 rng = np.random.default_rng(0)
