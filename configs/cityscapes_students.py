@@ -70,7 +70,7 @@ TABLES = {
                 'ratio5,uniform', 'ratio7,uniform'),
     'table2b': ('duplicate,ratio1', 'duplicate,ratio2', 'duplicate,ratio3'),
     'table3': ('ratio7', 'ratio7,wideresnet38', 'ratio7,fast_scnn', 'ratio7,pspnet'),
-    'table11': ('ratio7,teacher_b', 'ratio7,wideresnet38,teacher_b',
+    'table11': ('ratio7,wideresnet38,teacher_b', 'ratio7,teacher_b',
                 'ratio7,fast_scnn,teacher_b', 'ratio7,pspnet,teacher_b'),
 }
 VARIANTS = ('coarse,ratio1', 'mapillary,ratio1') + tuple(
@@ -117,11 +117,9 @@ def student_overrides(arg):
     student.pseudo = {'ratio': float(ratio),
                       'class_uniform_fraction': 0.0 if 'uniform' in tokens else 1.0}
     student.train = {'epoch_items': REAL_ITEMS}
-  network = [t for t in tokens if t in _STUDENTS]
-  if network:
-    student.model = paper.model(network[0])
-  elif 'teacher_b' in tokens:  # Table 11's first row: a ResNeXt-50 student of teacher B
-    student.model = paper.model('resnext50')
+  network = next((t for t in tokens if t in _STUDENTS), 'resnext50')
+  if network != ('wideresnet38' if 'teacher_b' in tokens else 'resnext50'):
+    student.model = paper.model(network)  # else the teacher's network
   return student
 
 
