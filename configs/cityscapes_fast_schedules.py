@@ -4,7 +4,7 @@
       --config=configs/cityscapes_fast_schedules.py:coarse2fine+ --workdir=gs://BUCKET/runs/c2f_plus
   sbatch --nodes=1 launch/slurm.sbatch self_train \\
       --config=configs/cityscapes_fast_schedules.py:coarse2fine+ --workdir=$HOME/runs/c2f_plus
-  sbatch --nodes=4 launch/slurm.sbatch ablation \\
+  sbatch --nodes=2 launch/slurm.sbatch ablation \\
       --config=configs/cityscapes_fast_schedules.py:table4 --workdir=$HOME/runs/cs_table4
   python -m stseg_jax.self_train --config=configs/cityscapes_fast_schedules.py:runlocal \\
       --workdir=/tmp/f

@@ -4,7 +4,7 @@
       --config=configs/cityscapes_soft_pretrain_loops.py:soft --workdir=gs://BUCKET/runs/cs_soft
   sbatch --nodes=1 launch/slurm.sbatch self_train \\
       --config=configs/cityscapes_soft_pretrain_loops.py:loops3 --workdir=$HOME/runs/cs_loops3
-  sbatch --nodes=4 launch/slurm.sbatch ablation \\
+  sbatch --nodes=2 launch/slurm.sbatch ablation \\
       --config=configs/cityscapes_soft_pretrain_loops.py:tables7to9 --workdir=$HOME/runs/cs_a
   python -m stseg_jax.self_train --config=configs/cityscapes_soft_pretrain_loops.py:runlocal \\
       --workdir=/tmp/v

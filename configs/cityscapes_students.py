@@ -4,7 +4,7 @@
       --config=configs/cityscapes_students.py:coarse,ratio7 --workdir=gs://BUCKET/runs/cs_ratio7
   sbatch --nodes=1 launch/slurm.sbatch self_train \\
       --config=configs/cityscapes_students.py:coarse,ratio7 --workdir=$HOME/runs/cs_ratio7
-  sbatch --nodes=4 launch/slurm.sbatch ablation \\
+  sbatch --nodes=2 launch/slurm.sbatch ablation \\
       --config=configs/cityscapes_students.py:table2a --workdir=$HOME/runs/cs_table2a
   python -m stseg_jax.self_train --config=configs/cityscapes_students.py:runlocal --workdir=/tmp/s
 

@@ -313,3 +313,10 @@ def test_every_config_named_in_launch_and_readmes_exists(doc, name, arg):
   module = _module(name)
   if hasattr(module, 'get_config'):
     assert module.get_config(arg) if arg else module.get_config()
+
+
+@pytest.mark.parametrize('name', PAPER)
+def test_paper_config_docstrings_give_the_launch_commands(name):
+  doc = _module(name).__doc__
+  for needed in ('launch/tpu_pod.sh', 'launch/slurm.sbatch', f'configs/{name}.py', 'runlocal'):
+    assert needed in doc, f'configs/{name}.py: its docstring does not name {needed}'
