@@ -33,10 +33,11 @@ DeepLabV3+ WideResNet-38 2x. Step times per crop and the predicted speed-up
 of each schedule, without training: `python -m stseg_jax.bench
 --config=configs/bench_paper.py[:pspnet|:fast_scnn]` (README, Benchmarks).
 
-Data and weights: as configs/cityscapes_students.py. Measured (README, H200):
-crop 800 batch 16 bf16, 0.207 s/step and 30.2 GB on one H200; the smaller
-crops' batches (up to 64 at 400) hold about the same pixels, so about the same
-memory; their step times were not measured.
+Data and weights: as configs/cityscapes_students.py (the ImageNet .npz,
+converted once: python -m stseg_jax.models.convert_torch IN.pth ~/weights/OUT.npz).
+Measured (README, H200): crop 800 batch 16 bf16, 0.207 s/step and 30.2 GB on
+one H200; the smaller crops' batches (up to 64 at 400) hold about the same
+pixels, so about the same memory; their step times were not measured.
 """
 import ml_collections
 

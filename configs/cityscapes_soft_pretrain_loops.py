@@ -22,10 +22,12 @@ hard labels and joint training are the tables' "ours", 80.0):
                      seeds on one teacher per seed: `stseg_jax.ablation`
   runlocal           the CPU twin (configs/runlocal.py), after any of the above
 
-Data and weights: as configs/cityscapes_students.py. Measured: as there (the
-ResNeXt-50 step, 0.207 s and 30.2 GB on one H200 at crop 800 batch 16); soft
-labels add 3 bytes of indices and 6 of probabilities per pixel to each batch,
-and to each stored label (about 37 MB a 2048x1024 image, 0.7 TB for 20K).
+Data and weights: as configs/cityscapes_students.py (the ImageNet .npz,
+converted once: python -m stseg_jax.models.convert_torch IN.pth ~/weights/OUT.npz).
+Measured: as there (the ResNeXt-50 step, 0.207 s and 30.2 GB on one H200 at
+crop 800 batch 16); soft labels add 3 bytes of class indices and 6 of float16
+probabilities per pixel to each batch and to each stored label, before
+compression (about 19 MB a 2048x1024 image).
 """
 import ml_collections
 
