@@ -2,11 +2,14 @@
 
 `shrink(c)` keeps what the full config runs (the job's stages, the model, the
 loss, the mixture ratio, soft labels, loops, target stages, several crop
-buckets) and swaps in what a CPU can do in seconds: synthetic scenes of 64x128
-with the Cityscapes label layout (19 classes; 21 with `extra_classes`, which
-stands in for a dataset with other classes), 8 labeled and 4 unlabeled scenes,
-one step per training stage, an evaluation of 2 scenes, a labelling pass over
-the 4 unlabeled scenes. tests/test_configs.py runs every twin.
+buckets) and swaps in what a CPU can do in a minute or two: synthetic scenes
+of 64x128 with the Cityscapes label layout (19 classes; 21 with
+`extra_classes`, which stands in for a dataset with other classes), 8 labeled
+and 4 unlabeled scenes, one step per training stage, an evaluation of 2
+scenes, a labelling pass over the 4 unlabeled scenes. Every twin has the same
+shapes, so the XLA cache shares their compiled programs. tests/test_configs.py
+runs each file's twin and each workflow's (soft labels, pre-training, loops,
+targets); the other networks' and the tables' twins load but are not run.
 
 Not kept: bf16 (XLA:CPU emulates it), the ImageNet weights (no file in CI),
 the multi-scale tiled labelling (one pass; the inference tests cover scales
