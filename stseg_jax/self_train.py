@@ -19,8 +19,9 @@ new classes re-initialised) and are compared on the target's eval split:
 With `self_training.loops` > 1 the student becomes the next loop's teacher.
 
 The config is a training config for the teacher plus `config.student`, a
-partial config whose fields override the teacher's for the student (its
-model may differ, as in the paper's Table 3).
+partial config whose fields override the teacher's for the student. Its
+model may differ, as in the paper's Table 3: a `student.model` naming another
+network is the student's whole model section.
 """
 import json
 import os
@@ -68,6 +69,11 @@ def finetune_config(student, pretrain_dir, overrides):
 def student_config(config, labels_dir, teacher_workdir=''):
   """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo labels."""
   student = merged(config, config.student)
+  model = config.student.get('model')
+  if model and model.get('name', config.model.name) != config.model.name:
+    # Another network (Table 3): its own model section, not the teacher's fields
+    # under another name (a Fast-SCNN has no backbone).
+    student.model = ml_collections.ConfigDict(model.to_dict())
   if not student.pseudo.duplicate_real:
     student.pseudo.dir = labels_dir
     student.pseudo.teacher = teacher_workdir
