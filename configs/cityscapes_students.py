@@ -38,10 +38,8 @@ teacher_b 80.4, 82.7, 72.8, 80.1 (Table 11).
 
 Not as in the paper: Tables 2-3 label the coarse and the Mapillary images
 together (40K); one labelling pass here reads one unlabeled set (pseudo_label.py),
-so these label the 20K coarse images (Table 1's first student). And
-`mapillary` does not run yet: pseudo_label.py builds the teacher for the
-unlabeled source's classes (Mapillary's 65), so restoring the 19-class teacher
-stops with a ConfigError.
+so these label the 20K coarse images (Table 1's first student); `mapillary`
+labels the Mapillary images alone, in the teacher's 19 classes.
 
 Data: DATA/cityscapes as for the teacher, plus leftImg8bit/train_extra/<city>/
 (leftImg8bit_trainextra.zip) for `coarse`; DATA/mapillary (research edition

@@ -30,9 +30,8 @@ Paper figures (target val mIoU, finetuning -> self-training): Mapillary 10shot
 26.0 -> 33.3, tenth -> 37.8 (Fig. 3; the other points are only plotted);
 BDD100K 10shot 51.4 -> 58.9, full 62.3 -> 65.7 (Table 12).
 
-`mapillary` does not run yet: pseudo_label.py builds the teacher for the
-unlabeled source's classes (Mapillary's 65) and restoring the 19-class teacher
-stops with a ConfigError; `bdd100k` has Cityscapes' classes and runs.
+The teacher labels the target images in its own 19 classes; the k-shot
+finetuning then learns the target's classes (Mapillary's 65, BDD100K's 19).
 
 Data: DATA/cityscapes as for configs/cityscapes_teacher.py; DATA/mapillary
 (config.json, {training,validation}/images, .../labels) or DATA/bdd100k

@@ -74,7 +74,7 @@ def label_image(probs, num_classes, confidence_threshold=0.0, topk=0):
   return label, confidence, centroids.regions_by_class(label, num_classes), soft
 
 
-def _labelled(predictor, source, indices, config, workdir):
+def _labelled(predictor, source, taught, indices, config, workdir):
   """(example, label_image's outputs) of the images at `indices`, predicted
   predictor.images_per_batch at a time; the first eval.num_visuals are also
   saved as pictures (visualize.py)."""
@@ -84,10 +84,10 @@ def _labelled(predictor, source, indices, config, workdir):
     batch = [source[i] for i in indices[start:start + predictor.images_per_batch]]
     all_probs = predictor.predict_probs_batch([example['image'] for example in batch])
     for i, example, probs in zip(indices[start:], batch, all_probs):
-      labelled = label_image(probs, source.num_classes, p.confidence_threshold, p.soft_topk)
+      labelled = label_image(probs, taught.num_classes, p.confidence_threshold, p.soft_topk)
       if i < config.eval.num_visuals:
         visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']],
-                                [labelled[0]], [example['id']], visualize.palette_of(source))
+                                [labelled[0]], [example['id']], visualize.palette_of(taught))
       yield example, labelled
 
 
@@ -166,15 +166,19 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   p = config.pseudo_label
   source = sources.open_source(unlabeled_data_config(config), config.unlabeled.split,
                                labels=False)
+  # The teacher predicts the classes it was taught (config.data's), whatever
+  # classes the unlabeled set's own labels have: they are never read (e.g.
+  # Mapillary's 65 under a 19-class Cityscapes teacher).
+  taught = sources.open_source(config.data, config.data.eval_split, labels=False)
   # Each process predicts its own shards on its own devices: no collectives.
   mesh = sharding.make_mesh(jax.local_devices())
-  model, variables, step = state.restore(teacher_workdir, source.num_classes, mesh,
+  model, variables, step = state.restore(teacher_workdir, taught.num_classes, mesh,
                                          teacher_step)
   # The labelling recipe (pseudo_label.inference: the paper's is multi-scale
   # and flipped), apart from how models are scored (config.inference).
   predictor = inference.Predictor(model, variables, mesh,
                                   inference.InferenceConfig.from_config(p.inference),
-                                  source.num_classes)
+                                  taught.num_classes)
   made_by = provenance(config, teacher_workdir, step, variables)
   claim(out_dir, p.name, made_by)
   ranges = shard_ranges(len(source), p.images_per_shard)
@@ -191,13 +195,13 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
         example['id'], example.get('path', ''), label, teacher_step=step,
         confidence=confidence if p.store_confidence else None, topk=soft, centroids=found)
                for example, (label, confidence, found, soft)
-               in _labelled(predictor, source, range(*ranges[shard]), config, workdir)]
+               in _labelled(predictor, source, taught, range(*ranges[shard]), config, workdir)]
     pseudo_records.write_shard(paths[shard], records)
     progress.shard_done(len(records))
   multihost_utils.sync_global_devices('pseudo_label: shards written')
   if jax.process_index() == 0:
     manifest = {
-        'name': p.name, 'class_names': list(source.class_names),
+        'name': p.name, 'class_names': list(taught.class_names),
         'teacher': made_by['teacher'],
         'config_hash': config_hash(config), 'soft_topk': p.soft_topk,
         'source': {'data': unlabeled_data_config(config).to_dict(),

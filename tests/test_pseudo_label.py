@@ -12,10 +12,14 @@ import ml_collections
 import numpy as np
 import pytest
 
+from stseg_jax import ablation
+from stseg_jax import pseudo_label
+from stseg_jax import self_train
 from stseg_jax import train
 from stseg_jax.data import pseudo_example
 from stseg_jax.data import pseudo_manifest
 from stseg_jax.data import pseudo_records
+from test_camvid import make_root
 from test_train import tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,7 +173,6 @@ def _self_train_config():
 
 
 def test_self_train_runs_all_stages_then_skips_them(tmp_path):
-  from stseg_jax import self_train
   config = _self_train_config()
   report = self_train.run(config, str(tmp_path))
   assert set(report['seconds']) == {'teacher', 'pseudo_label', 'student'}
@@ -184,7 +187,6 @@ def test_self_train_runs_all_stages_then_skips_them(tmp_path):
 
 
 def test_label_image_threshold_and_topk_by_hand():
-  from stseg_jax import pseudo_label
   probs = np.array([[[0.6, 0.3, 0.1], [0.2, 0.45, 0.35]]], np.float32)  # 1x2 image
   label, confidence, found, (indices, top) = pseudo_label.label_image(
       probs, num_classes=3, confidence_threshold=0.5, topk=2)
@@ -200,7 +202,6 @@ def test_label_image_threshold_and_topk_by_hand():
 
 
 def test_job_stores_soft_topk_and_confidence(teacher, tmp_path):
-  from stseg_jax import pseudo_label
   config = labelling_config(num_images=4)
   config.pseudo_label.soft_topk = 2
   config.pseudo_label.store_confidence = True
@@ -215,7 +216,6 @@ def test_job_stores_soft_topk_and_confidence(teacher, tmp_path):
 
 def test_self_train_pretrain_then_finetune(tmp_path):
   """Paper Table 8: the student pre-trains on pseudo labels alone, then finetunes on real."""
-  from stseg_jax import self_train
   config = _self_train_config()
   config.self_training.mode = 'pretrain_finetune'
   report = self_train.run(config, str(tmp_path))
@@ -241,7 +241,6 @@ def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
   config.pseudo.dir = str(tmp_path / 'labels')
   with pytest.raises(ValueError, match='duplicate_real.*pseudo.dir'):
     train.train_and_evaluate(config, str(tmp_path / 'both'))
-  from stseg_jax import self_train
   st = _self_train_config()
   st.student.pseudo.duplicate_real = True
   student = self_train.student_config(st, str(tmp_path / 'labels'), str(tmp_path / 'teacher'))
@@ -250,7 +249,6 @@ def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
 
 def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
   """Source A -> target B with 2 new classes, k-shot: both finetunes run and are reported."""
-  from stseg_jax import self_train
   config = _self_train_config()
   config.unlabeled.domain = 'B'
   config.target = self_train.ml_collections.ConfigDict({
@@ -270,8 +268,6 @@ def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
 
 def test_student_trains_on_soft_labels(teacher, tmp_path):
   """pseudo.soft: crops carry the teacher's top-K (one-hot for real crops) into the loss."""
-  from stseg_jax import pseudo_label
-  from stseg_jax import self_train
   from stseg_jax.data import pipeline
   from stseg_jax.data import pseudo_source
   from stseg_jax.data import sources
@@ -307,7 +303,6 @@ def test_student_trains_on_soft_labels(teacher, tmp_path):
 
 
 def test_ablation_shares_each_seeds_teacher_across_variants(tmp_path):
-  from stseg_jax import ablation
   config = _self_train_config()
   config.ablation = ml_collections.ConfigDict({
       'seeds': (0,), 'variants': {'duplicate_real': {'student': {'pseudo': {'duplicate_real': True}}}}})
@@ -325,3 +320,17 @@ def test_ablation_shares_each_seeds_teacher_across_variants(tmp_path):
   config.ablation.variants = {'bigger_teacher': {'train': {'num_epochs': 9}}}
   with pytest.raises(ValueError, match='variants.bigger_teacher.*train'):
     ablation.run(config, str(tmp_path / 'bad'))
+
+
+def test_a_teacher_labels_another_dataset_in_its_own_classes(teacher, tmp_path):
+  """Cityscapes -> Mapillary in small: the 19-class synthetic teacher labels
+  CamVid-layout images (11 classes of their own, never read) in its 19."""
+  root = make_root(tmp_path / 'camvid', n=3, size=(64, 96))
+  config = labelling_config()
+  config.unlabeled.name, config.unlabeled.root, config.unlabeled.split = 'camvid', root, 'train'
+  out = os.path.join(tmp_path, 'labels')
+  pseudo_label.run(config, out, teacher)
+  labels, manifest = _labels(out)
+  assert len(labels) == 3 and len(manifest['class_names']) == 19
+  source = pseudo_records.PseudoLabelSource(os.path.join(out, 'pseudo'), 'pseudo')
+  assert source[0]['label'].shape == (64, 96) and source[0]['label'].max() < 19
