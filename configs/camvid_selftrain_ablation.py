@@ -45,14 +45,17 @@ _VARIANTS = {
 
 
 def get_config(arg='core'):
-  """`core`, `ratios` or `noise`, then optionally configs/camvid_selftrain.py's own
-  argument after a comma: `core,sequence`, `core,quarter,lite0`."""
+  """`core`, `ratios` or `noise` (or one variant of them, e.g. `class_keep_half`), then
+  optionally configs/camvid_selftrain.py's own argument after a comma: `core,sequence`,
+  `core,quarter,lite0`."""
   variants, _, base = arg.partition(',')
-  if variants not in _VARIANTS:
-    raise ValueError(f'configs/camvid_selftrain_ablation.py:{arg}: one of {sorted(_VARIANTS)}')
+  singles = {name: {name: v} for group in _VARIANTS.values() for name, v in group.items()}
+  if variants not in _VARIANTS and variants not in singles:
+    raise ValueError(f'configs/camvid_selftrain_ablation.py:{arg}: one of {sorted(_VARIANTS)} '
+                     f'or a single variant of them, {sorted(singles)}')
   c = camvid_selftrain.get_config(base or 'quarter')
   c.ablation = ml_collections.ConfigDict({
       'seeds': (0, 1, 2) if variants == 'core' else (0,),
-      'variants': _VARIANTS[variants],
+      'variants': _VARIANTS.get(variants) or singles[variants],
   })
   return c
