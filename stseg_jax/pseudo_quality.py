@@ -17,7 +17,6 @@ thresholds):
   are and at how many the truth has the centroid's class (where a
   class-uniform crop is centred, is the class there?).
 """
-import ml_collections
 import numpy as np
 
 from stseg_jax import cli
@@ -27,19 +26,10 @@ from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import pseudo_example
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import pseudo_source
-from stseg_jax.data import sources
-from stseg_jax.data.labels import IGNORE_LABEL
 
 FILTERS = {'all': {}, 'confidence_70': {'confidence': 0.7},
            'confidence_90': {'confidence': 0.9}, 'class_keep_half': {'class_keep': 0.5}}
 MIN_PIXELS = (0, 16, 64, 256)
-
-
-def open_truth(records, config):
-  """The labeled source the pseudo labels were made from, as their manifest describes it."""
-  described = records.manifest['source']
-  data = ml_collections.ConfigDict({**config.data.to_dict(), **described['data']})
-  return sources.open_source(data, described['split'], labels=True)
 
 
 def thresholds_for(records, num_classes, spec):
@@ -49,14 +39,6 @@ def thresholds_for(records, num_classes, spec):
   if 'confidence' in spec:
     return np.full(num_classes, spec['confidence'], np.float32)
   return pseudo_source.class_thresholds(records, num_classes, spec['class_keep'])
-
-
-def kept(record, floors, num_classes):
-  label = record['label']
-  if floors is None:
-    return label
-  floor = floors[np.minimum(label, num_classes - 1)]
-  return np.where(record['confidence'] >= floor, label, IGNORE_LABEL)
 
 
 def centroid_hits(data, truth, min_pixels):
@@ -88,8 +70,9 @@ def score(records, truth_source, class_names):
     truth_pixels += np.bincount(gt[gt < n].ravel(), minlength=n)[:n]
     pseudo_pixels += np.bincount(record['label'][record['label'] < n].ravel(), minlength=n)[:n]
     for name in FILTERS:
-      cms[name] += np.asarray(metrics.confusion_matrix(
-          kept(record, floors[name], n), gt, n), np.int64)
+      label = record['label'] if floors[name] is None else pseudo_source.keep_confident(
+          record['label'], record['confidence'], floors[name])
+      cms[name] += np.asarray(metrics.confusion_matrix(label, gt, n), np.int64)
     data = records.record(i)
     for m in MIN_PIXELS:
       total, hits = centroid_hits(data, gt, m)
@@ -118,7 +101,7 @@ def run(config, workdir):
   if 'confidence' not in records[0]:
     raise errors.ConfigError(f'{directory}: no stored confidences (label with '
                              'pseudo_label.store_confidence=True)')
-  truth = open_truth(records, config)
+  truth = pseudo_source.described_source(records, config.data, labels=True)
   result = score(records, truth, records.class_names)
   workdir_lib.write_json(f'{workdir}/pseudo_quality.json', result, indent=2)
   a = result['filters']['all']

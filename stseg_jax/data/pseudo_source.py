@@ -50,6 +50,23 @@ def class_thresholds(records, num_classes, keep_fraction):
   return level.astype(np.float32) / 255
 
 
+def keep_confident(label, confidence, thresholds):
+  """`label` with each pixel under its class's confidence floor (`thresholds[c]`) ignored."""
+  floor = thresholds[np.minimum(label, len(thresholds) - 1)]
+  return np.where(confidence >= floor, label, IGNORE_LABEL).astype(np.uint8)
+
+
+def described_source(records, data_config, labels=False):
+  """The source the pseudo labels were made from, as their manifest describes it.
+
+  Fields the manifest lacks (added to configs/default.py since the labels were
+  made) take `data_config`'s values.
+  """
+  described = records.manifest['source']
+  data = ml_collections.ConfigDict({**data_config.to_dict(), **described['data']})
+  return sources.open_source(data, described['split'], labels=labels)
+
+
 @dataclasses.dataclass
 class StudentPseudoSource:
   """Pseudo labels paired with their images; ignores the pixels the thresholds drop."""
@@ -87,8 +104,7 @@ class StudentPseudoSource:
           f'source has {image["id"]!r} there (its image list changed since labelling)')
     label = record['label']
     if self.thresholds is not None:
-      floor = self.thresholds[np.minimum(label, self.num_classes - 1)]
-      label = np.where(record['confidence'] >= floor, label, IGNORE_LABEL).astype(np.uint8)
+      label = keep_confident(label, record['confidence'], self.thresholds)
     example = {'image': image['image'], 'label': label, 'id': record['id']}
     if 'topk_indices' in record:
       example['topk_indices'], example['topk_probs'] = record['topk_indices'], record['topk_probs']
@@ -121,10 +137,6 @@ def open_student_source(config, real_source):
     raise errors.ConfigError(
         f'config.pseudo.confidence_threshold / class_keep_fraction: the pseudo labels in '
         f'{directory} have no confidences (label them with pseudo_label.store_confidence=True)')
-  described = records.manifest['source']
-  # Fields the manifest lacks (added to configs/default.py since the labels
-  # were made) take the student's values.
-  data = ml_collections.ConfigDict({**config.data.to_dict(), **described['data']})
-  images = sources.open_source(data, described['split'], labels=False)
+  images = described_source(records, config.data)
   return StudentPseudoSource(records, images, p.confidence_threshold, p.class_keep_fraction,
                              p.centroid_min_pixels)
