@@ -23,6 +23,9 @@ def get_config():
   c.data.root = ''
   c.data.train_split = 'train'
   c.data.eval_split = 'val'
+  # A held-out split every finished run is also scored on (WORKDIR/eval_<split>.json,
+  # the self-training report), never used to choose a setting; '' = none.
+  c.data.test_split = ''
   c.data.height = 256  # synthetic scenes only
   c.data.width = 512
   c.data.num_train = 500
@@ -144,6 +147,12 @@ def get_config():
   # of it first (e.g. 'train' when the teacher has 'train_labeled').
   c.self_training.gates = False
   c.self_training.oracle_split = ''
+  # The split the gates score teacher and oracle on ('' = data.eval_split): a
+  # held-out one may judge the regime, since no student exists yet.
+  c.self_training.gate_split = ''
+  # A control/ stage beside the student: its recipe and steps, the real labels
+  # repeated where the pseudo ones were (paper Table 2b), in the report.
+  c.self_training.duplicate_real_control = False
   # Overrides for the finetuning stage of 'pretrain_finetune' (paper: LR 0.002).
   c.finetune = ml_collections.ConfigDict({'train': {'base_lr': 0.002}})
   # Cross-domain (section 3.4): overrides for finetuning on the target domain's

@@ -1,18 +1,32 @@
-"""Self-training ablations over seeds: one teacher per seed, student variants beside it.
+"""Self-training ablations over seeds and labeled fractions: one teacher per seed, variants beside it.
 
   python -m stseg_jax.ablation --config=configs/selftrain_ablation.py --workdir=DIR
 
-For each seed of `ablation.seeds`, DIR/seed_<s>/self_train/ is the whole
-self-training run (stseg_jax.self_train: teacher, pseudo labels, student). Each
+For each labeled fraction of `ablation.labeled_fractions` (none: the config's
+own split, in DIR itself) and each seed of `ablation.seeds` (with
+`ablation.seed_splits`, the seed draws the labeled frames too),
+DIR/labeled_<f>/seed_<s>/self_train/ is the whole self-training run
+(stseg_jax.self_train: teacher, gates, pseudo labels, student, control). Each
 variant of `ablation.variants` ({name: overrides of the student's fields})
-runs in DIR/seed_<s>/<name>/ on links to that seed's teacher and pseudo labels,
-so those are made once per seed and every variant is compared with the same
-teacher. Stages skip themselves when complete, so a rerun continues. Writes
-DIR/ablation.json and DIR/ablation.md: mIoU of the teacher and of each student
-per seed, with mean and standard deviation over seeds.
+runs in .../seed_<s>/<name>/ on links to that run's teacher and pseudo labels,
+so those are made once and every variant is compared with the same teacher.
+The oracle (every label of self_training.oracle_split) does not depend on the
+fraction: one per seed in DIR/seed_<s>/oracle, linked into every fraction.
+Stages skip themselves when complete, so a rerun continues, and more seeds or
+fractions can be added to a finished ablation.
+
+Writes DIR/ablation.json and DIR/ablation.md, keeping the fractions and seeds
+of earlier runs in DIR: per fraction and seed, the command that ran it, every
+run's mIoU on the eval split and on data.test_split (keys `miou`,
+`test_miou`, per class too), the gates, and with `ablation.pseudo_quality`
+the pseudo labels scored against the unlabeled images' truth
+(stseg_jax.pseudo_quality); per fraction, mean and spread over seeds, and
+differences paired by seed (student - teacher, student - control, ...).
 """
+import fractions
 import json
 import os
+import sys
 
 from etils import epath
 import jax
@@ -21,12 +35,16 @@ import numpy as np
 from stseg_jax import cli
 from stseg_jax import config_check
 from stseg_jax import errors
+from stseg_jax import pseudo_quality
 from stseg_jax import self_train
+from stseg_jax import workdir as workdir_lib
 
 # Overrides may only touch what the teacher does not see, or the shared teacher
 # and labels would belong to another config.
 STUDENT_ONLY = ('student', 'self_training', 'finetune')
 SHARED_STAGES = ('teacher', 'oracle', 'labels')
+# The runs of a self_train report, besides the variants' students.
+REPORT_RUNS = ('teacher', 'student', 'control', 'oracle')
 
 
 def variant_config(config, overrides, name):
@@ -38,12 +56,24 @@ def variant_config(config, overrides, name):
   return self_train.merged(config, overrides)
 
 
+def _link(target, link):
+  """`link` -> `target` (relative, made if missing), unless `link` exists."""
+  os.makedirs(target, exist_ok=True)
+  if not os.path.lexists(link):
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(os.path.relpath(target, os.path.dirname(link)), link)
+
+
 def link_shared_stages(base_dir, variant_dir):
   os.makedirs(variant_dir, exist_ok=True)
   for stage in SHARED_STAGES:
-    link = os.path.join(variant_dir, stage)
-    if not os.path.lexists(link):
-      os.symlink(os.path.join('..', 'self_train', stage), link)
+    _link(os.path.join(base_dir, 'self_train', stage), os.path.join(variant_dir, stage))
+
+
+def fraction_name(fraction):
+  """'labeled_1_16' for 0.0625: the folder of a fraction's runs."""
+  f = fractions.Fraction(fraction).limit_denominator(1000)
+  return f'labeled_{f.numerator}_{f.denominator}'
 
 
 def summary(values):
@@ -52,42 +82,127 @@ def summary(values):
           else 0.0, 'values': values.tolist()}
 
 
+def _scores(report, name):
+  """A run's mIoU on the eval split and the test split, and per class, from a report."""
+  out = {'miou': report[name]['miou'], 'per_class_iou': report[name]['per_class_iou']}
+  if 'test' in report:
+    out.update(test_miou=report['test'][name]['miou'],
+               test_per_class_iou=report['test'][name]['per_class_iou'])
+  return out
+
+
+def _label_quality(config, labels_dir):
+  """pseudo_quality of the seed's labels (computed once, then read), in short."""
+  path = epath.Path(labels_dir) / 'pseudo_quality.json'
+  quality = (json.loads(path.read_text()) if path.exists() else
+             pseudo_quality.run(config, labels_dir))
+  keep = ('miou', 'pixel_accuracy', 'kept_fraction', 'per_class_iou')
+  return {'filters': {name: {k: f[k] for k in keep} for name, f in quality['filters'].items()},
+          'centroids': quality['centroids']}
+
+
+def run_seed(config, variants, seed, seed_dir, oracle_dir=None):
+  """One seed's self-training run and its variants; {run: scores}, gates, label quality."""
+  base = config.copy_and_resolve_references()
+  base.seed = seed
+  if config.ablation.get('seed_splits'):  # a seed draws its own labeled frames too
+    base.data.split_seed = seed
+  run_dir = os.path.join(seed_dir, 'self_train')
+  if oracle_dir and base.self_training.oracle_split:
+    _link(oracle_dir, os.path.join(run_dir, 'oracle'))
+  report = self_train.run(base, run_dir)
+  out = {'runs': {name: _scores(report, name) for name in REPORT_RUNS if name in report},
+         'gates': report.get('gates')}
+  for name, variant in variants.items():
+    variant = variant.copy_and_resolve_references()
+    variant.seed, variant.data.split_seed = seed, base.data.split_seed
+    variant_dir = os.path.join(seed_dir, name)
+    link_shared_stages(seed_dir, variant_dir)
+    out['runs'][name] = _scores(self_train.run(variant, variant_dir), 'student')
+  if config.ablation.get('pseudo_quality') and os.path.isdir(os.path.join(run_dir, 'labels')):
+    out['pseudo_quality'] = _label_quality(base, os.path.join(run_dir, 'labels'))
+  return out
+
+
+def _over_seeds(per_seed):
+  """Mean and spread of every run's scores over seeds, and differences paired by seed."""
+  seeds = list(per_seed.values())
+  names = [n for n in seeds[0]['runs'] if all(n in s['runs'] for s in seeds)]
+  keys = [k for k in ('miou', 'test_miou') if k in seeds[0]['runs'][names[0]]]
+  out = {k: {n: summary([s['runs'][n][k] for s in seeds]) for n in names} for k in keys}
+  pairs = [(n, 'teacher') for n in names if n != 'teacher']
+  pairs += [(n, 'control') for n in names if 'control' in names and n not in
+            ('teacher', 'control', 'oracle')]
+  out['paired'] = {
+      k: {f'{a} - {b}': summary([s['runs'][a][k] - s['runs'][b][k] for s in seeds])
+          for a, b in pairs} for k in keys}
+  return out
+
+
+def _earlier_results(workdir):
+  """ablation.json's fractions from earlier runs of this workdir (other seeds or fractions)."""
+  path = epath.Path(workdir) / 'ablation.json'
+  return json.loads(path.read_text()).get('fractions', {}) if path.exists() else {}
+
+
 def run(config, workdir):
   config_check.validate(config)
   variants = {name: variant_config(config, overrides, name)
               for name, overrides in config.ablation.variants.items()}
-  runs = {'teacher': [], 'student': [], **{name: [] for name in variants}}
-  for seed in config.ablation.seeds:
-    seed_dir = os.path.join(workdir, f'seed_{seed}')
-    base = config.copy_and_resolve_references()
-    base.seed = seed
-    report = self_train.run(base, os.path.join(seed_dir, 'self_train'))
-    runs['teacher'].append(report['teacher']['miou'])
-    runs['student'].append(report['student']['miou'])
-    for name, variant in variants.items():
-      variant = variant.copy_and_resolve_references()
-      variant.seed = seed
-      variant_dir = os.path.join(seed_dir, name)
-      link_shared_stages(seed_dir, variant_dir)
-      runs[name].append(self_train.run(variant, variant_dir)['student']['miou'])
-  result = {'seeds': list(config.ablation.seeds),
-            'variants': config.ablation.variants.to_dict(),
-            'miou': {name: summary(values) for name, values in runs.items()}}
+  labeled_fractions = tuple(config.ablation.get('labeled_fractions', ()))
+  command = ' '.join(sys.argv)
+  result = {'variants': config.ablation.variants.to_dict(),
+            'fractions': _earlier_results(workdir)}
+  for fraction in labeled_fractions or (None,):
+    at_fraction = config.copy_and_resolve_references()
+    if fraction is None:
+      key, fraction_dir = 'as_configured', workdir
+    else:
+      at_fraction.data.labeled_fraction = fraction
+      key, fraction_dir = fraction_name(fraction), os.path.join(workdir, fraction_name(fraction))
+    per_seed = result['fractions'].get(key, {}).get('seeds', {})
+    for seed in config.ablation.seeds:
+      oracle = os.path.join(workdir, f'seed_{seed}', 'oracle') if fraction is not None else None
+      per_seed[str(seed)] = {'command': command, **run_seed(
+          at_fraction, variants, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle)}
+    per_seed = dict(sorted(per_seed.items(), key=lambda kv: int(kv[0])))
+    result['fractions'][key] = {'labeled_fraction': fraction, 'seeds': per_seed,
+                                **_over_seeds(per_seed)}
   if jax.process_index() == 0:
-    (epath.Path(workdir) / 'ablation.json').write_text(json.dumps(result, indent=2))
-    (epath.Path(workdir) / 'ablation.md').write_text(markdown(result))
+    workdir_lib.write_json(os.path.join(workdir, 'ablation.json'), result, indent=2)
+    workdir_lib.write_text(os.path.join(workdir, 'ablation.md'), markdown(result))
     print(markdown(result), flush=True)
   return result
 
 
 def markdown(result):
   pct = lambda v: f'{100 * v:.1f}'
-  lines = [f"| run | mIoU, mean over seeds {result['seeds']} | std | per seed |",
-           '|---|---|---|---|']
-  for name, s in result['miou'].items():
-    lines.append(f"| {name} | {pct(s['mean'])} | {pct(s['std'])} | "
-                 f"{', '.join(pct(v) for v in s['values'])} |")
-  return '\n'.join(lines) + '\n'
+  lines = []
+  for key, at in result['fractions'].items():
+    seeds = list(at['seeds'])
+    has_test = 'test_miou' in at
+    lines += [f'{key}, seeds {", ".join(seeds)}:', '',
+              '| run | mIoU, mean | std | per seed |' +
+              (' test mIoU, mean | std | per seed |' if has_test else ''),
+              '|---|---|---|---|' + ('---|---|---|' if has_test else '')]
+    for name, s in at['miou'].items():
+      row = f"| {name} | {pct(s['mean'])} | {pct(s['std'])} | " \
+            f"{', '.join(pct(v) for v in s['values'])} |"
+      if has_test:
+        t = at['test_miou'][name]
+        row += f" {pct(t['mean'])} | {pct(t['std'])} | {', '.join(pct(v) for v in t['values'])} |"
+      lines.append(row)
+    lines += ['', '| paired by seed | mIoU, mean | std |' + (' test, mean | std |' if has_test
+                                                           else ''),
+              '|---|---|---|' + ('---|---|' if has_test else '')]
+    for pair, s in at['paired']['miou'].items():
+      row = f"| {pair} | {100 * s['mean']:+.1f} | {pct(s['std'])} |"
+      if has_test:
+        t = at['paired']['test_miou'][pair]
+        row += f" {100 * t['mean']:+.1f} | {pct(t['std'])} |"
+      lines.append(row)
+    lines.append('')
+  return '\n'.join(lines)
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ from etils import epath
 import jax
 import jax.numpy as jnp
 from jax.experimental import multihost_utils
+import ml_collections
 import numpy as np
 
 from stseg_jax import cli
@@ -183,14 +184,52 @@ def result_file(workdir, data):
   return 'eval_' + '_'.join(differs + [data.eval_split]) + '.json'
 
 
-def evaluate_checkpoint(config, workdir, checkpoint_step=None):
+def on_split(config, split):
+  """A copy of `config` that evaluates on `split`."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.data.eval_split = split
+  return c
+
+
+def saved_result(workdir, config, step):
+  """The result of `config`'s eval split already in `workdir` for checkpoint `step`
+  with `config`'s inference recipe, or None."""
+  path = epath.Path(workdir) / result_file(workdir, config.data)
+  try:
+    result = json.loads(path.read_text())
+  except (OSError, ValueError):
+    return None
+  recipe = dataclasses.asdict(inference.InferenceConfig.from_config(config.inference))
+  same_recipe = json.loads(json.dumps(recipe)) == result.get('inference')
+  return result if result.get('checkpoint_step') == step and same_recipe else None
+
+
+def score_held_out(model, variables, mesh, config, workdir, step):
+  """Scores the model on config.data.test_split (if any) into WORKDIR/eval_<split>.json,
+  unless that checkpoint step is scored there already; the result or None."""
+  if not config.data.test_split:
+    return None
+  test = on_split(config, config.data.test_split)
+  result = saved_result(workdir, test, step)
+  if result is None:
+    source = sources.open_source(test.data, test.data.eval_split)
+    result = Evaluator(model, source, mesh, test).run(variables)
+    write_result(workdir, result, test, step)
+    logging.info('step %d on held-out %s: mIoU %.4f', step, test.data.eval_split, result['miou'])
+  return result
+
+
+def evaluate_checkpoint(config, workdir, checkpoint_step=None, reuse=False):
   """Evaluates the model of `workdir` (the one it trained, at `checkpoint_step`,
-  default the latest) on `config`'s eval split, as `config` says to."""
+  default the latest) on `config`'s eval split, as `config` says to; with
+  `reuse`, a result already written for that step and recipe is read instead."""
   config_check.validate(config)
   mesh = sharding.make_mesh()
   source = sources.open_source(config.data, config.data.eval_split,
                                instances=config.eval.instance_metrics)
   model, variables, step = state.restore(workdir, source.num_classes, mesh, checkpoint_step)
+  if reuse and (saved := saved_result(workdir, config, step)) is not None:
+    return saved
   evaluator = Evaluator(model, source, mesh, config)
   result = evaluator.run(variables)
   write_result(workdir, result, config, step)

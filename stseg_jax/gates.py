@@ -44,9 +44,8 @@ def plateau(curve):
 
 
 def _miou(run_dir, config, split):
-  c = ml_collections.ConfigDict(config.to_dict())
-  c.data.eval_split = split
-  return evaluate.evaluate_checkpoint(c, run_dir)['miou']
+  return evaluate.evaluate_checkpoint(evaluate.on_split(config, split), run_dir,
+                                      reuse=True)['miou']
 
 
 def oracle_config(config, teacher_items):
@@ -58,7 +57,11 @@ def oracle_config(config, teacher_items):
 
 
 def check(config, workdir, teacher_dir, oracle_dir=None):
-  """The gates of the teacher in `teacher_dir`; a dict, also WORKDIR/gates.json."""
+  """The gates of the teacher in `teacher_dir`; a dict, also WORKDIR/gates.json.
+
+  The fit gate reads the eval split (val); teacher and oracle are compared on
+  self_training.gate_split (default the eval split).
+  """
   val = _miou(teacher_dir, config, config.data.eval_split)
   train = _miou(teacher_dir, config, config.data.train_split)
   change = plateau(eval_curve(teacher_dir))
@@ -69,9 +72,12 @@ def check(config, workdir, teacher_dir, oracle_dir=None):
       'plateaued': change is not None and abs(change) < PLATEAU_POINTS,
   }
   if oracle_dir:
-    oracle = _miou(oracle_dir, config, config.data.eval_split)
-    gates.update(oracle_val_miou=oracle, oracle_minus_teacher_points=100 * (oracle - val),
-                 oracle_clearly_better=100 * (oracle - val) >= ORACLE_POINTS)
+    split = config.self_training.gate_split or config.data.eval_split
+    teacher = _miou(teacher_dir, config, split)
+    oracle = _miou(oracle_dir, config, split)
+    gates.update(gate_split=split, teacher_gate_miou=teacher, oracle_gate_miou=oracle,
+                 oracle_minus_teacher_points=100 * (oracle - teacher),
+                 oracle_clearly_better=100 * (oracle - teacher) >= ORACLE_POINTS)
   if jax.process_index() == 0:
     (epath.Path(workdir) / 'gates.json').write_text(json.dumps(gates, indent=1))
   logging.info('gate plateau: val mIoU %+.1f points over the last third (%s)',
@@ -80,8 +86,9 @@ def check(config, workdir, teacher_dir, oracle_dir=None):
   logging.info('gate fit: teacher %.1f on its train split, %.1f on val (%+.1f)',
                100 * train, 100 * val, gates['train_minus_val_points'])
   if oracle_dir:
-    logging.info('gate oracle: %.1f with every label vs the teacher\'s %.1f (%+.1f, %s)',
-                 100 * gates['oracle_val_miou'], 100 * val, gates['oracle_minus_teacher_points'],
+    logging.info('gate oracle: %.1f with every label vs the teacher\'s %.1f on %s (%+.1f, %s)',
+                 100 * gates['oracle_gate_miou'], 100 * gates['teacher_gate_miou'],
+                 gates['gate_split'], gates['oracle_minus_teacher_points'],
                  'pass' if gates['oracle_clearly_better'] else
                  'FAIL: more labels barely help, so pseudo labels cannot')
   return gates

@@ -82,6 +82,15 @@ def student_config(config, labels_dir, teacher_workdir=''):
   return student
 
 
+def control_config(student):
+  """The duplicate-real control of a student: its recipe and steps with the real
+  labels repeated in place of the pseudo ones (strong augmentation included)."""
+  control = ml_collections.ConfigDict(student.to_dict())
+  control.pseudo.duplicate_real = True
+  control.pseudo.dir = control.pseudo.teacher = ''
+  return control
+
+
 def _done(path):
   return (epath.Path(path) / 'DONE').exists()
 
@@ -156,6 +165,10 @@ def run(config, workdir):
       student = finetune_config(student, pretrain_dir, config.finetune)
     timings['student' + suffix] = _stage(
         'student' + suffix, student_dir, lambda: train.train_and_evaluate(student, student_dir))
+    if config.self_training.duplicate_real_control:
+      control, control_dir = control_config(student), os.path.join(workdir, 'control')
+      timings['control'] = _stage('control', control_dir,
+                                  lambda: train.train_and_evaluate(control, control_dir))
     teacher_dir, teacher_config = student_dir, student
   target = config.target
   if target:
@@ -170,18 +183,38 @@ def run(config, workdir):
   return report
 
 
+def _scores(runs, split=None):
+  """{run name: its summary on `split` (default its own eval split)} of the runs
+  {name: workdir}, each evaluated as its own config says."""
+  scores = {}
+  for name, path in runs.items():
+    config = workdir_lib.saved_config(path)
+    if split:
+      config = evaluate.on_split(config, split)
+    scores[name] = _summary(evaluate.evaluate_checkpoint(config, path, reuse=True))
+  return scores
+
+
 def make_report(config, workdir, teacher, student, timings):
-  """Evaluates teacher and student on the same split; writes report.json/.md."""
-  results = {}
-  for name, path in (('teacher', teacher), ('student', student)):
-    results[name] = evaluate.evaluate_checkpoint(workdir_lib.saved_config(path), path)
+  """Evaluates teacher and student (and the control and oracle, where they ran)
+  on the same split, and on data.test_split if set; writes report.json/.md."""
+  runs = {'teacher': teacher, 'student': student}
+  for name in ('control', 'oracle'):
+    if _done(os.path.join(workdir, name)):
+      runs[name] = os.path.join(workdir, name)
+  results = _scores(runs)
   report = {
       'dataset': config.data.name, 'split': config.data.eval_split,
       'gates': _read_json(os.path.join(workdir, 'gates.json')),
-      'teacher': _summary(results['teacher']), 'student': _summary(results['student']),
+      **results,
       'delta_miou': results['student']['miou'] - results['teacher']['miou'],
       'seconds': timings,
   }
+  if 'control' in results:
+    report['student_minus_control_miou'] = results['student']['miou'] - results['control']['miou']
+  if config.data.test_split:
+    report['test'] = {'split': config.data.test_split,
+                      **_scores(runs, config.data.test_split)}
   if config.target:
     target = {}
     for name in ('target_from_teacher', 'target_from_student'):
@@ -191,8 +224,7 @@ def make_report(config, workdir, teacher, student, timings):
                             target['target_from_teacher']['miou'])
     report['target'] = target
   if jax.process_index() == 0:
-    visualize.plot_miou({'teacher': visualize.eval_curve(teacher),
-                         'student': visualize.eval_curve(student)},
+    visualize.plot_miou({name: visualize.eval_curve(path) for name, path in runs.items()},
                         os.path.join(workdir, 'miou.png'), f'{config.data.name} eval mIoU')
     (epath.Path(workdir) / 'report.json').write_text(json.dumps(report, indent=1))
     (epath.Path(workdir) / 'report.md').write_text(report_markdown(report))
@@ -212,37 +244,72 @@ def _summary(result):
                                  'checkpoint_step')}
 
 
+_RUNS = ('teacher', 'student', 'control', 'oracle')
+_RUN_LABELS = {'control': 'duplicate-real control', 'oracle': 'oracle (every label)'}
+
+
+def _pct(v):
+  return '-' if v is None else f'{100 * v:.1f}'
+
+
+def _score_table(report):
+  """mIoU and pixel accuracy of each run, on the eval split and the test split if any."""
+  runs = [r for r in _RUNS if r in report]
+  test = report.get('test')
+  head = '| | mIoU | pixel acc. |' + (f' {test["split"]} mIoU |' if test else '')
+  lines = [head, '|---|---|---|' + ('---|' if test else '')]
+  for run in runs:
+    row = (f'| {_RUN_LABELS.get(run, run)} | {_pct(report[run]["miou"])} | '
+           f'{_pct(report[run]["pixel_accuracy"])} |')
+    lines.append(row + (f' {_pct(test[run]["miou"])} |' if test else ''))
+  lines.append(f'| student - teacher | {100 * report["delta_miou"]:+.1f} | |' +
+               (f' {100 * (test["student"]["miou"] - test["teacher"]["miou"]):+.1f} |'
+                if test else ''))
+  if 'control' in report:
+    lines.append(f'| student - control | {100 * report["student_minus_control_miou"]:+.1f} | |' +
+                 (f' {100 * (test["student"]["miou"] - test["control"]["miou"]):+.1f} |'
+                  if test else ''))
+  return lines
+
+
+def _class_table(report):
+  runs = [r for r in ('teacher', 'student', 'control') if r in report]
+  lines = ['| class | ' + ' | '.join(f'{r} IoU' for r in runs) + ' |',
+           '|---|' + '---|' * len(runs)]
+  for name in report['teacher']['per_class_iou']:
+    lines.append(f'| {name} | ' + ' | '.join(_pct(report[r]['per_class_iou'][name])
+                                              for r in runs) + ' |')
+  return lines
+
+
+def _gate_lines(g):
+  lines = ['', 'Gates (stseg_jax/gates.py), checked before the student trained:', '',
+           f'- plateau: val mIoU {g["val_change_last_third_points"]:+.1f} points over the '
+           f'last third of the teacher\'s training ({"pass" if g["plateaued"] else "FAIL"})',
+           f'- fit: teacher {_pct(g["teacher_train_miou"])} on its train split, '
+           f'{_pct(g["teacher_val_miou"])} on val']
+  if 'oracle_gate_miou' in g:
+    lines.append(f'- oracle on every label: {_pct(g["oracle_gate_miou"])} on {g["gate_split"]} '
+                 f'against the teacher\'s {_pct(g["teacher_gate_miou"])} '
+                 f'({g["oracle_minus_teacher_points"]:+.1f}; '
+                 f'{"pass" if g["oracle_clearly_better"] else "FAIL"})')
+  return lines
+
+
 def report_markdown(report):
-  """A short human-readable report: mIoU, delta, per-class IoU, stage times."""
-  t, s = report['teacher'], report['student']
-  pct = lambda v: '-' if v is None else f'{100 * v:.1f}'
+  """A short human-readable report: mIoU, deltas, per-class IoU, gates, stage times."""
+  t = report['teacher']
   lines = [f'# Self-training on {report["dataset"]} ({report["split"]}, '
-           f'{t["num_images"]} images)', '',
-           '| | mIoU | pixel acc. |', '|---|---|---|',
-           f'| teacher | {pct(t["miou"])} | {pct(t["pixel_accuracy"])} |',
-           f'| student | {pct(s["miou"])} | {pct(s["pixel_accuracy"])} |',
-           f'| delta | {100 * report["delta_miou"]:+.1f} | |', '',
-           '| class | teacher IoU | student IoU |', '|---|---|---|']
-  lines += [f'| {name} | {pct(t["per_class_iou"][name])} | {pct(s["per_class_iou"][name])} |'
-            for name in t['per_class_iou']]
+           f'{t["num_images"]} images)', '', *_score_table(report), '', *_class_table(report)]
   if 'target' in report:
     a, b = report['target']['target_from_teacher'], report['target']['target_from_student']
     lines += ['', f'Target domain, finetuned ({a["num_images"]} eval images):', '',
               '| start | mIoU |', '|---|---|',
-              f'| source-only teacher | {pct(a["miou"])} |',
-              f'| self-trained student | {pct(b["miou"])} |',
+              f'| source-only teacher | {_pct(a["miou"])} |',
+              f'| self-trained student | {_pct(b["miou"])} |',
               f'| delta | {100 * report["target"]["delta_miou"]:+.1f} |']
-  g = report.get('gates')
-  if g:
-    lines += ['', 'Gates (stseg_jax/gates.py), checked before the student trained:', '',
-              f'- plateau: val mIoU {g["val_change_last_third_points"]:+.1f} points over the '
-              f'last third of the teacher\'s training ({"pass" if g["plateaued"] else "FAIL"})',
-              f'- fit: teacher {pct(g["teacher_train_miou"])} on its train split, '
-              f'{pct(g["teacher_val_miou"])} on val']
-    if 'oracle_val_miou' in g:
-      lines.append(f'- oracle on every label: {pct(g["oracle_val_miou"])} '
-                   f'({g["oracle_minus_teacher_points"]:+.1f}; '
-                   f'{"pass" if g["oracle_clearly_better"] else "FAIL"})')
+  if report.get('gates'):
+    lines += _gate_lines(report['gates'])
   lines += ['', '| stage | seconds |', '|---|---|']
   lines += [f'| {name} | {seconds:.0f} |' for name, seconds in report['seconds'].items()]
   lines += ['', '![eval mIoU of teacher and student over training](miou.png)', '',

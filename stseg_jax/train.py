@@ -66,8 +66,9 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
       soft = losses.topk_distribution(batch['soft_index'], batch['soft_prob'],
                                       outputs['logits'].shape[-1])
     exempt = None  # pixels OHEM keeps unranked: pseudo labels, unless loss.ohem_pseudo
-    if config.loss.ohem and not config.loss.ohem_pseudo and 'pseudo' in batch:
-      exempt = jnp.broadcast_to(batch['pseudo'][:, None, None] > 0, batch['label'].shape)
+    if (config.loss.ohem and not config.loss.ohem_pseudo and
+        mixture.second_stream(config) == mixture.PSEUDO):
+      exempt = jnp.broadcast_to(batch['second'][:, None, None] > 0, batch['label'].shape)
     loss = losses.segmentation_loss(
         outputs, batch['label'], ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
         ohem_min_kept=config.loss.ohem_min_kept, ohem_exempt=exempt,
@@ -102,7 +103,7 @@ def batch_spec(batch_size, crop, mesh, soft_k=0):
   pixels = (batch_size, crop, crop)
   spec = {'image': jax.ShapeDtypeStruct(pixels + (3,), jnp.uint8, sharding=data),
           'label': jax.ShapeDtypeStruct(pixels, jnp.uint8, sharding=data),
-          'pseudo': jax.ShapeDtypeStruct((batch_size,), jnp.uint8, sharding=data)}
+          'second': jax.ShapeDtypeStruct((batch_size,), jnp.uint8, sharding=data)}
   if soft_k:
     spec['soft_index'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.uint8, sharding=data)
     spec['soft_prob'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.float16, sharding=data)
@@ -217,6 +218,8 @@ def _train_and_evaluate(config, workdir):
       _evaluate(evaluator, state, writer, workdir, config, step)
     elif step < total_steps:
       logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
+    if step == total_steps:
+      evaluate_lib.score_held_out(model, state.variables, mesh, config, workdir, step)
   except workdir_lib.Preempted:
     mngr.wait_until_finished()
     logging.warning('SIGTERM: saved a checkpoint at step %d of %d; rerun to resume', step,
@@ -315,8 +318,8 @@ def _train_batches(config, plan, mix, indexes, step):
         mix.sources, mixture.epoch_items(mix, indexes, config.seed, epoch), crop=p.crop,
         global_batch=p.batch_size, seed=config.seed, epoch=epoch,
         options=pipeline.AugmentOptions.from_config(config.augment),
-        pseudo_options=pipeline.pseudo_augment_options(config),
-        pseudo_sources=mix.pseudo_positions,
+        second_options=pipeline.second_stream_augment_options(config),
+        second_sources=mix.second_positions,
         start_batch=start_batch if epoch == first_epoch else 0,
         num_workers=config.data.num_workers, soft_k=mix.soft_k)
     for local_batch in batches:

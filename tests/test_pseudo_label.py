@@ -313,9 +313,13 @@ def test_ablation_shares_each_seeds_teacher_across_variants(tmp_path):
   variant = json.load(open(seed / 'duplicate_real' / 'student' / 'config.json'))
   assert variant['pseudo']['duplicate_real'] and variant['pseudo']['dir'] == ''
   report = json.load(open(seed / 'duplicate_real' / 'report.json'))
-  assert result['miou']['duplicate_real']['values'] == [report['student']['miou']]
-  assert result['miou']['teacher']['values'] == [report['teacher']['miou']]
-  assert set(result['miou']) == {'teacher', 'student', 'duplicate_real'}
+  miou = result['fractions']['as_configured']['miou']
+  assert miou['duplicate_real']['values'] == [report['student']['miou']]
+  assert miou['teacher']['values'] == [report['teacher']['miou']]
+  assert set(miou) == {'teacher', 'student', 'duplicate_real'}
+  paired = result['fractions']['as_configured']['paired']['miou']['student - teacher']
+  base = json.load(open(seed / 'self_train' / 'report.json'))
+  assert paired['values'] == [base['student']['miou'] - base['teacher']['miou']]
   assert '| duplicate_real |' in open(tmp_path / 'ablation.md').read()
   config.ablation.variants = {'bigger_teacher': {'train': {'num_epochs': 9}}}
   with pytest.raises(ValueError, match='variants.bigger_teacher.*train'):

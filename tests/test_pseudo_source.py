@@ -68,3 +68,18 @@ def test_region_minimum_drops_small_regions_centroids():
   assert set(pseudo_example.decode_centroids(old)) == {0, 1, 2}  # no sizes: all kept
   with pytest.raises(errors.DataError, match='without region sizes.*centroid_min_pixels=0'):
     pseudo_example.decode_centroids(old, min_pixels=5)
+
+
+def test_thresholded_labels_are_indexed_after_the_threshold(tmp_path):
+  # Class 1 drawn twice: a confident 2x2 block and an unsure 2x2 block.
+  label = np.zeros((6, 8), np.uint8)
+  label[0:2, 0:2] = 1
+  label[4:6, 6:8] = 1
+  confidence = np.full((6, 8), 0.95, np.float32)
+  confidence[4:6, 6:8] = 0.3
+  records = _Records([_record('x', label, confidence)])
+  source = pseudo_source.StudentPseudoSource(records, _images('x'), confidence_threshold=0.9)
+  index = source.centroid_index(str(tmp_path))
+  rows = index.by_class[1]
+  np.testing.assert_allclose(index.centroids[rows], [[0.5, 0.5]])  # the kept block only
+  assert list(tmp_path.glob('centroids-*.npz'))  # cached for the next run

@@ -1,4 +1,4 @@
-"""What a student's batches carry: pseudo flags, strong augmentation, CutMix; the baseline's
+"""What a student's batches carry: second-stream flags, strong augmentation, CutMix; the baseline's
 sampling; the gates' plateau by hand."""
 import ml_collections
 import numpy as np
@@ -26,21 +26,21 @@ class _Source:
             'id': str(v)}
 
 
-def _batches(pseudo_options=None):
+def _batches(second_options=None):
   items = [(0, 0, None), (1, 0, None), (1, 1, None), (0, 1, None)]
   plain = pipeline.AugmentOptions(scale_range=(1.0, 1.0), flip=False, blur_prob=0.0,
                                   color_jitter=0.0, center_jitter=0.0)
   return list(pipeline.train_epoch((_Source(2), _Source(2, offset=100)), items, crop=32,
                                    global_batch=4, seed=0, epoch=0, options=plain,
-                                   pseudo_sources=(1,), pseudo_options=pseudo_options))
+                                   second_sources=(1,), second_options=second_options))
 
 
 def test_crops_are_flagged_by_their_source():
   batch, = _batches()
-  np.testing.assert_array_equal(batch['pseudo'], [0, 1, 1, 0])
+  np.testing.assert_array_equal(batch['second'], [0, 1, 1, 0])
 
 
-def test_cutmix_pastes_boxes_between_pseudo_crops_only():
+def test_cutmix_pastes_boxes_between_second_stream_crops_only():
   mixing = pipeline.AugmentOptions(scale_range=(1.0, 1.0), flip=False, blur_prob=0.0,
                                    color_jitter=0.0, center_jitter=0.0, cutmix_prob=1.0)
   batch, = _batches(mixing)
@@ -66,6 +66,23 @@ def test_duplicate_real_baseline_samples_as_the_teacher_does():
   assert mixture.second_class_uniform(config) == 1.0
   config.pseudo.duplicate_real = True
   assert mixture.second_class_uniform(config) == 0.0
+
+
+def test_the_control_differs_from_the_student_in_the_labels_alone():
+  config = tiny_config()
+  config.pseudo.strong_augment = True
+  config.pseudo.class_keep_fraction = 0.5
+  student = self_train.student_config(config, '/labels', '/teacher')
+  control = self_train.control_config(student)
+  assert student.pseudo.dir == '/labels' and control.pseudo.dir == ''
+  assert control.pseudo.duplicate_real and not student.pseudo.duplicate_real
+  # The repeated real stream is drawn as many times and augmented as strongly.
+  assert mixture.counts(control, 10, mixture.DUPLICATE_REAL) == mixture.counts(
+      student, 10, mixture.PSEUDO)
+  strong = pipeline.second_stream_augment_options(student)
+  assert strong is not None and strong.cutmix_prob > 0
+  assert pipeline.second_stream_augment_options(control) == strong
+  assert mixture.second_stream(control) == mixture.DUPLICATE_REAL
 
 
 def test_student_from_teacher_starts_from_its_weights():

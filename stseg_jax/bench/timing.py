@@ -52,7 +52,7 @@ def random_batch(batch_size, crop, num_classes, mesh, seed=0):
   return sharding.to_global(
       {'image': rng.integers(0, 256, (local, crop, crop, 3), dtype=np.uint8),
        'label': rng.integers(0, num_classes, (local, crop, crop), dtype=np.uint8),
-       'pseudo': np.zeros((local,), np.uint8)}, mesh)
+       'second': np.zeros((local,), np.uint8)}, mesh)
 
 
 def time_steps(step, carry, batch, warmup, steps):

@@ -67,9 +67,9 @@ class Mixture:
     return self.num_real + self.num_second
 
   @property
-  def pseudo_positions(self):
-    """Positions in `sources` that hold pseudo labels (their crops are flagged)."""
-    return (1,) if self.second == PSEUDO else ()
+  def second_positions(self):
+    """Positions in `sources` of the second stream (its crops are flagged)."""
+    return (1,) if self.second else ()
 
 
 def open_mixture(config, real_source):
@@ -134,7 +134,7 @@ def centroid_indexes(mixture, cache_dir, min_pixels=0):
     if not fraction:
       indexes.append(None)
     elif hasattr(source, 'centroid_index'):
-      indexes.append(source.centroid_index())
+      indexes.append(source.centroid_index(cache_dir))
     elif position and source is mixture.sources[0] and indexes[0] is not None:
       indexes.append(indexes[0])  # the duplicate-real baseline: the same images
     else:

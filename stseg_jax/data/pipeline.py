@@ -36,11 +36,13 @@ class AugmentOptions:
     return cls(**{**options, **overrides})
 
 
-def pseudo_augment_options(config):
-  """The pseudo-labelled crops' augmentation: config.augment, made stronger by
+def second_stream_augment_options(config):
+  """The second stream's augmentation (pseudo labels, or the real ones repeated
+  in the duplicate-real control): config.augment, made stronger by
   config.pseudo.augment when config.pseudo.strong_augment (ST++, Yang et al.
-  2022: strong augmentation of the pseudo-labelled images only); else None
-  (the same as the real crops')."""
+  2022: strong augmentation of the pseudo-labelled images only; the control
+  gets the same, so that it differs from the student in the labels alone);
+  else None (the same as the real crops')."""
   if not config.pseudo.strong_augment:
     return None
   return AugmentOptions.from_config(config.augment, **config.pseudo.augment)
@@ -61,14 +63,14 @@ class _TrainTransform:
   epoch: int
   options: AugmentOptions
   soft_k: int = 0
-  pseudo_sources: tuple = ()  # positions in `sources` that hold pseudo labels
-  pseudo_options: AugmentOptions | None = None  # theirs, if not `options`
+  second_sources: tuple = ()  # positions in `sources` of the second stream
+  second_options: AugmentOptions | None = None  # theirs, if not `options`
 
   def __call__(self, item):
     index, source, image_id, center = item
     example = self.sources[source][image_id]
-    is_pseudo = source in self.pseudo_sources
-    options = self.pseudo_options if is_pseudo and self.pseudo_options else self.options
+    is_second = source in self.second_sources
+    options = self.second_options if is_second and self.second_options else self.options
     rng = np.random.default_rng([self.seed, self.epoch, index])
     extra = None
     if self.soft_k and 'topk_indices' in example:
@@ -80,8 +82,9 @@ class _TrainTransform:
         center_jitter=options.center_jitter, flip=options.flip,
         blur_prob=options.blur_prob, color_jitter=options.color_jitter,
         grayscale_prob=options.grayscale_prob, extra=extra)
-    # `pseudo` tells the loss which crops carry a teacher's labels (OHEM).
-    crop = {'image': out[0], 'label': out[1], 'pseudo': np.uint8(is_pseudo)}
+    # `second` marks the second stream's crops: CutMix pairs them, and OHEM
+    # leaves a teacher's labels unranked (train.train_step).
+    crop = {'image': out[0], 'label': out[1], 'second': np.uint8(is_second)}
     if self.soft_k:
       crop['soft_index'], crop['soft_prob'] = (
           split_soft(out[2], self.soft_k) if extra is not None else
@@ -91,10 +94,10 @@ class _TrainTransform:
 
 @dataclasses.dataclass(frozen=True)
 class _CutMix:
-  """CutMix between the pseudo-labelled crops of a batch (image, label, soft targets).
+  """CutMix between the second stream's crops of a batch (image, label, soft targets).
 
-  Each pseudo crop, with probability `prob`, gets a box from the next pseudo
-  crop of the batch (cyclically): a random position, the box's area a
+  Each such crop, with probability `prob`, gets a box from the next one
+  of the batch (cyclically): a random position, the box's area a
   uniform fraction of the crop's (CutMix, Yun et al. 2019). Draws come from
   (seed, epoch, batch index), like everything else in an epoch.
   """
@@ -103,7 +106,7 @@ class _CutMix:
   epoch: int
 
   def __call__(self, batch_index, batch):
-    rows = np.flatnonzero(batch['pseudo'])
+    rows = np.flatnonzero(batch['second'])
     if rows.size < 2:
       return batch
     rng = np.random.default_rng([self.seed, self.epoch, batch_index, 1])
@@ -151,25 +154,25 @@ def local_slice(items, global_batch, process_index=None, process_count=None):
 
 def train_epoch(sources, items, *, crop, global_batch, seed, epoch,
                 options=AugmentOptions(), start_batch=0, num_workers=0, soft_k=0,
-                pseudo_sources=(), pseudo_options=None):
+                second_sources=(), second_options=None):
   """Iterator over this process's batches of one epoch, from `start_batch`.
 
   `sources` is a sequence of data sources (e.g. real, pseudo); `items` are
   (source position, image id, centroid or None) from the sampler. Batches
   that would be incomplete are dropped so every step has the bucket's shape.
   `soft_k` > 0 adds soft targets to every crop (_TrainTransform). The sources
-  at `pseudo_sources` get `pseudo_options` (if given) and their crops are
-  flagged `pseudo`; with its `cutmix_prob` they also trade boxes (_CutMix).
+  at `second_sources` get `second_options` (if given) and their crops are
+  flagged `second`; with its `cutmix_prob` they also trade boxes (_CutMix).
   """
   indexed = [(i, int(source), int(image_id), center)
              for i, (source, image_id, center) in enumerate(items)]
   local_items, local_batch = local_slice(indexed, global_batch)
   ds = grain.MapDataset.source(local_items)
   ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options, soft_k,
-                              tuple(pseudo_sources), pseudo_options))
+                              tuple(second_sources), second_options))
   ds = ds.batch(local_batch, drop_remainder=True)
-  if pseudo_options and pseudo_options.cutmix_prob:
-    ds = ds.map_with_index(_CutMix(pseudo_options.cutmix_prob, seed, epoch))
+  if second_options and second_options.cutmix_prob:
+    ds = ds.map_with_index(_CutMix(second_options.cutmix_prob, seed, epoch))
   ds = ds[start_batch:]
   it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
   if num_workers:

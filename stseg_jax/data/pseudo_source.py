@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from stseg_jax import errors
+from stseg_jax.data import centroids
 from stseg_jax.data import pseudo_manifest
 from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
@@ -110,10 +111,33 @@ class StudentPseudoSource:
       example['topk_indices'], example['topk_probs'] = record['topk_indices'], record['topk_probs']
     return example
 
-  def centroid_index(self):
-    # Centroids of the labels as stored, before any threshold: a region the
-    # teacher drew is where its class most likely is.
-    return self.records.centroid_index(self.num_classes, self.centroid_min_pixels)
+  def centroid_index(self, cache_dir=None):
+    """Centroids of the labels the student reads: the stored ones, or with
+    thresholds the regions left after them (cached in `cache_dir`), so that no
+    crop is centred on pixels the loss then ignores."""
+    if self.thresholds is None:
+      return self.records.centroid_index(self.num_classes, self.centroid_min_pixels)
+    labels = _KeptLabels(self.records, self.thresholds)
+    return centroids.build_index(labels, self.num_classes, cache_dir=cache_dir,
+                                 key=centroids.source_fingerprint(labels),
+                                 min_pixels=self.centroid_min_pixels)
+
+
+@dataclasses.dataclass
+class _KeptLabels:
+  """The thresholded pseudo labels alone (no images decoded), for the centroid index."""
+  records: pseudo_records.PseudoLabelSource
+  thresholds: np.ndarray
+
+  def __len__(self):
+    return len(self.records)
+
+  def __getitem__(self, i):
+    record = self.records[i]
+    return {'label': keep_confident(record['label'], record['confidence'], self.thresholds)}
+
+  def __repr__(self):
+    return f'_KeptLabels({self.records!r}, thresholds={self.thresholds.tolist()})'
 
 
 def open_student_source(config, real_source):

@@ -1,0 +1,56 @@
+"""Self-training where labels are scarce: a labeled-fraction sweep on CamVid (`stseg_jax.ablation`).
+
+  python -m stseg_jax.ablation --config=configs/camvid_fraction_sweep.py --workdir=DIR \
+      [--config.ablation.labeled_fractions='(0.0625,)'] [--config.ablation.seeds='(0, 1, 2)']
+
+At each labeled fraction of CamVid's 367 train frames (a random split drawn
+by the seed; the rest are the unlabeled images) and each seed, all at 240x320, Fast-SCNN
+from scratch, crop 224, batch 8, every run scored on val and on test
+(`data.test_split`; val chooses, test reports: ../shared/data/camvid/README.md):
+
+  teacher  the labeled frames for 3,300 steps whatever the fraction (92 crops an
+           epoch, `train.epoch_items`, 300 epochs), so fewer labels never mean
+           fewer updates
+  oracle   the same recipe on all 367 frames, one per seed, shared by every fraction
+  gates    plateau, fit, and oracle against teacher on test (no student exists yet)
+  labels   the teacher's hard labels on the other frames, confidences stored
+  student  real + pseudo at 1:1 for the paper's 300 epochs (6,900 steps), centroid
+           crops on the pseudo labels, with the noise controls on: strong
+           augmentation + CutMix of the pseudo crops (ST++), class-balanced
+           thresholds (each class's most confident half; CBST)
+  control  the student's recipe and steps, the real labels repeated in place of the
+           pseudo ones, as strongly augmented (paper Table 2b)
+  plain    the paper's student: the same without thresholds or strong augmentation
+  `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
+
+About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
+students 27 min each), plus 13 min per seed for the oracle. Stages skip when
+complete: run one fraction at a time, then add seeds.
+"""
+import ml_collections
+
+from configs import camvid_selftrain
+
+FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
+
+
+def get_config():
+  c = camvid_selftrain.get_config('quarter')
+  c.data.test_split = 'test'
+  c.self_training.gate_split = 'test'
+  c.train.epoch_items = 92  # a quarter of 367: the quarter's 3,300 steps at every fraction
+  c.self_training.duplicate_real_control = True
+  c.student.train = {'num_epochs': 300}  # the paper's epochs: 1:1 doubles the steps
+  c.student.pseudo = {'ratio': 1.0, 'class_uniform_fraction': 1.0, 'strong_augment': True,
+                      'class_keep_fraction': 0.5}
+  c.ablation = ml_collections.ConfigDict({
+      'labeled_fractions': FRACTIONS,
+      'seeds': (0,),
+      'seed_splits': True,  # a seed is a split and an initialisation
+      'pseudo_quality': True,
+      'variants': {
+          'plain': {'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0}},
+                    'self_training': {'duplicate_real_control': False}},
+      },
+  })
+  return c
