@@ -186,19 +186,42 @@ def _saved_arrays(mngr, step):
 
 
 def load_variables(workdir, sharding, step=None):
-  """(params, batch_stats, step) of WORKDIR's checkpoint `step` (default: the latest),
-  whatever model or class count wrote it: shapes come from the checkpoint's own
-  metadata, arrays go to `sharding`."""
+  """(params, batch_stats, step) of WORKDIR's checkpoint `step` (default: the newest
+  that reads back), whatever model or class count wrote it: shapes come from the
+  checkpoint's own metadata, arrays go to `sharding`.
+
+  The readers' side of `restore`'s rule: a damaged newest step is skipped with a
+  warning for the one before (left in place: a reader does not own the
+  workdir); a damaged `step` asked for, or none readable, is a DataError.
+  """
   mngr = manager(workdir)
-  if step is None:
-    step = mngr.latest_step()
-    if step is None:
+  if step is not None:
+    _check_step(mngr, step)
+    steps = [step]
+  else:
+    steps = sorted(mngr.all_steps(), reverse=True)
+    if not steps:
       raise FileNotFoundError(f'no checkpoint in {os.path.join(workdir, "checkpoints")}')
-  _check_step(mngr, step)
+  for candidate in steps:
+    try:
+      return _load_variables(mngr, candidate, sharding)
+    except Exception as e:  # pylint: disable=broad-except  # orbax/tensorstore raise many kinds
+      logging.warning('checkpoint step %d in %s does not read back (%s)%s', candidate,
+                      mngr.directory, _first_line(e),
+                      '; trying the one before' if candidate != steps[-1] else '')
+  raise errors.DataError(
+      f'{mngr.directory}: checkpoint step {step} does not read back' if step is not None else
+      f'none of the {len(steps)} checkpoints in {mngr.directory} (steps {sorted(steps)}) reads '
+      'back')
+
+
+def _load_variables(mngr, step, sharding):
   with _stderr_silenced():
     target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding),
                           _saved_arrays(mngr, step))
-  restored = _restore(mngr, step, target)
+    if not target:
+      raise ValueError('no array metadata')
+    restored = _restore(mngr, step, target)
   return restored['params'], restored.get('batch_stats', {}), int(step)
 
 

@@ -1,4 +1,5 @@
-"""Up-front config validation, so a bad value fails at once with one clear line."""
+"""Up-front config validation, so a bad key or value fails at once with one clear line."""
+import difflib
 import os
 
 from stseg_jax import errors
@@ -50,9 +51,44 @@ def validate(config):
                              f'{IGNORE_LABEL} (data/labels.py), not {config.augment.ignore_label}')
   if not 0.0 <= config.train.class_uniform_fraction <= 1.0:
     raise errors.ConfigError('config.train.class_uniform_fraction: must be in [0, 1]')
+  for key in ('seed', 'data.split_seed', 'data.source_seed'):
+    value = _lookup(config, key)
+    if not isinstance(value, int) or value < 0:
+      raise errors.ConfigError(f'config.{key}: seeds are integers >= 0, got {value!r}')
   if config.pseudo.duplicate_real and config.pseudo.dir:
     raise errors.ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
                              f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
+
+
+# Sections whose fields are a model's own options (models.create checks them),
+# and sections of partial configs: fields the student, the finetuning stage or
+# the target stages override, each a field of the whole config.
+_FREE_FORM = ('model',)
+_OVERRIDES = ('student', 'finetune', 'target')
+
+
+def unknown_keys(config, reference, prefix='config'):
+  """['config.train.nmu_epochs (did you mean num_epochs?)'] for every key of `config`
+  that `reference` (configs/default.py) lacks.
+
+  A top-level section `reference` lacks is the config's own (ablation, bench);
+  the override sections are checked against the whole reference.
+  """
+  found = []
+  for key, value in config.items():
+    name = f'{prefix}.{key}'
+    is_section = hasattr(value, 'items')
+    if prefix == 'config' and key in _OVERRIDES and is_section:
+      found += unknown_keys(value, reference, name)
+    elif key in _FREE_FORM:
+      continue
+    elif key not in reference:
+      if not (prefix == 'config' and is_section and not key.startswith('_')):
+        close = difflib.get_close_matches(key, list(reference.keys()), n=1)
+        found.append(name + (f' (did you mean {close[0]}?)' if close else ''))
+    elif is_section and hasattr(reference[key], 'items'):
+      found += unknown_keys(value, reference[key], name)
+  return found
 
 
 def _lookup(config, dotted_key):

@@ -1,8 +1,9 @@
-"""Evaluates a checkpoint on a split and writes WORKDIR/eval.json.
+"""Evaluates a checkpoint on a split: WORKDIR/eval*.json.
 
-On other data than the training run evaluates on (another split, dataset or
-domain) it writes WORKDIR/eval_<what differs>.json (eval_train.json,
-eval_B_val.json) instead, leaving the run's own result in place.
+eval.json is only ever the run's final result (its last step on its eval
+split). Other data (another split, dataset or domain) writes
+WORKDIR/eval_<what differs>.json (eval_train.json, eval_B_val.json), and
+another checkpoint step adds _step_<N> (eval_step_16.json).
 
   python -m stseg_jax.evaluate --config=configs/synthetic_fastscnn.py --workdir=/tmp/demo \
       [--checkpoint_step=N]
@@ -159,29 +160,43 @@ def _summed_over_processes(accumulator):
   return accumulator
 
 
-def write_result(workdir, result, config, step):
-  """WORKDIR/eval.json (see `result_file` for other data): the metrics plus
-  what was evaluated."""
+def write_result(workdir, result, config, step, final=False):
+  """WORKDIR/eval.json (see `result_file` for other data and steps): the metrics plus
+  what was evaluated; `final`: the result of the run's last step."""
   result.update(split=config.data.eval_split, dataset=config.data.name,
                 checkpoint_step=int(step))
   if jax.process_index() == 0:
-    (epath.Path(workdir) / result_file(workdir, config.data)).write_text(
-        json.dumps(result, indent=1))
+    name = result_file(workdir, config.data, None if final else step)
+    (epath.Path(workdir) / name).write_text(json.dumps(result, indent=1))
 
 
-def result_file(workdir, data):
-  """eval.json for the data the run in `workdir` evaluates on while training;
-  for other data eval_<what differs>.json (eval_train.json, eval_B_val.json),
-  so evaluating elsewhere never replaces the run's own result."""
+def result_file(workdir, data, step=None):
+  """eval.json: the run's final result, on the data it evaluates on while training.
+
+  Other data gets eval_<what differs>.json (eval_train.json, eval_B_val.json), and
+  another `step` than the one eval.json holds (an earlier checkpoint, a run not
+  finished) gets _step_<step> too (eval_step_16.json), so that no evaluation
+  ever replaces the run's final result.
+  """
   try:
     own = json.loads((epath.Path(workdir) / 'config.json').read_text())['data']
   except (OSError, ValueError, KeyError):
-    return 'eval.json'
+    own = {}
   differs = [data.get(key) for key in ('name', 'domain')
-             if data.get(key) and data.get(key) != own.get(key)]
-  if not differs and data.eval_split == own.get('eval_split'):
-    return 'eval.json'
-  return 'eval_' + '_'.join(differs + [data.eval_split]) + '.json'
+             if own and data.get(key) and data.get(key) != own.get(key)]
+  if differs or (own and data.eval_split != own.get('eval_split')):
+    differs.append(data.eval_split)
+  if step is not None and step != _final_step(workdir):
+    differs.append(f'step_{step}')
+  return '_'.join(['eval'] + differs) + '.json'
+
+
+def _final_step(workdir):
+  """The step of the run's final result (eval.json), or None before it exists."""
+  try:
+    return json.loads((epath.Path(workdir) / 'eval.json').read_text()).get('checkpoint_step')
+  except (OSError, ValueError):
+    return None
 
 
 def on_split(config, split):
@@ -194,7 +209,7 @@ def on_split(config, split):
 def saved_result(workdir, config, step):
   """The result of `config`'s eval split already in `workdir` for checkpoint `step`
   with `config`'s inference recipe, or None."""
-  path = epath.Path(workdir) / result_file(workdir, config.data)
+  path = epath.Path(workdir) / result_file(workdir, config.data, step)
   try:
     result = json.loads(path.read_text())
   except (OSError, ValueError):
@@ -214,7 +229,7 @@ def score_held_out(model, variables, mesh, config, workdir, step):
   if result is None:
     source = sources.open_source(test.data, test.data.eval_split)
     result = Evaluator(model, source, mesh, test).run(variables)
-    write_result(workdir, result, test, step)
+    write_result(workdir, result, test, step, final=True)
     logging.info('step %d on held-out %s: mIoU %.4f', step, test.data.eval_split, result['miou'])
   return result
 

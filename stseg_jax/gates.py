@@ -35,12 +35,15 @@ def eval_curve(run_dir):
 
 
 def plateau(curve):
-  """mIoU points gained over the last third of the run (from the first eval in it)."""
-  if len(curve) < 2:
+  """mIoU points gained over the last third of the run (from the first eval in it);
+  None when the last third holds fewer than two evaluations (nothing to judge)."""
+  if not curve:
     return None
   last_step = curve[-1][0]
-  start = next(m for s, m in curve if s >= 2 * last_step / 3)
-  return 100 * (curve[-1][1] - start)
+  last_third = [m for s, m in curve if s >= 2 * last_step / 3]
+  if len(last_third) < 2:
+    return None
+  return 100 * (last_third[-1] - last_third[0])
 
 
 def _miou(run_dir, config, split):
@@ -53,6 +56,9 @@ def oracle_config(config, teacher_items):
   c = ml_collections.ConfigDict(config.to_dict())
   c.data.train_split = config.self_training.oracle_split
   c.train.epoch_items = teacher_items  # same items per epoch, so the same steps
+  # Which part is labeled means nothing for a run on every label: fixed, so that
+  # one oracle serves every labeled fraction and split of a sweep.
+  c.data.labeled_fraction, c.data.labeled_sequences, c.data.split_seed = 1.0, (), 0
   return c
 
 
@@ -80,9 +86,12 @@ def check(config, workdir, teacher_dir, oracle_dir=None):
                  oracle_clearly_better=100 * (oracle - teacher) >= ORACLE_POINTS)
   if jax.process_index() == 0:
     (epath.Path(workdir) / 'gates.json').write_text(json.dumps(gates, indent=1))
-  logging.info('gate plateau: val mIoU %+.1f points over the last third (%s)',
-               change if change is not None else float('nan'),
-               'pass' if gates['plateaued'] else 'FAIL: the teacher is still learning')
+  if change is None:
+    logging.info('gate plateau: fewer than two evaluations in the last third (FAIL: nothing '
+                 'to judge; lower eval_every)')
+  else:
+    logging.info('gate plateau: val mIoU %+.1f points over the last third (%s)', change,
+                 'pass' if gates['plateaued'] else 'FAIL: the teacher is still learning')
   logging.info('gate fit: teacher %.1f on its train split, %.1f on val (%+.1f)',
                100 * train, 100 * val, gates['train_minus_val_points'])
   if oracle_dir:

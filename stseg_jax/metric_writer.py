@@ -16,7 +16,10 @@ class MetricWriter:
   cannot be appended to) is rewritten whole at each write, earlier lines first.
   """
 
-  def __init__(self, workdir):
+  def __init__(self, workdir, resumed_step=None):
+    """`resumed_step`: the step a run resumes from; records written past it by an
+    attempt that died before its next checkpoint are dropped, as their steps
+    will be trained and written again."""
     self.enabled = jax.process_index() == 0
     if not self.enabled:
       return
@@ -24,13 +27,19 @@ class MetricWriter:
     workdir.mkdir(parents=True, exist_ok=True)
     self._path = workdir / 'metrics.jsonl'
     self._local = workdir_lib.is_local(workdir)
+    self._lines = self._path.read_text().splitlines(True) if self._path.exists() else []
+    if resumed_step is not None:
+      kept = [l for l in self._lines if json.loads(l)['step'] <= resumed_step]
+      if len(kept) < len(self._lines):
+        self._lines = kept
+        workdir_lib.write_text(self._path, ''.join(kept))
     if self._local:
       self._jsonl = open(self._path, 'a')
-    else:
-      self._lines = self._path.read_text().splitlines(True) if self._path.exists() else []
     # Imported here: 1.5 s of imports that only the writing process needs.
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._tb = SummaryWriter(os.fspath(workdir / 'tensorboard'))
+    # purge_step: TensorBoard discards the events of the dropped steps too.
+    self._tb = SummaryWriter(os.fspath(workdir / 'tensorboard'),
+                             purge_step=None if resumed_step is None else resumed_step + 1)
 
   def write(self, step, metrics):
     if not self.enabled:

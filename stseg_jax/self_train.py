@@ -91,31 +91,66 @@ def control_config(student):
   return control
 
 
+# What the workflow does around a stage, not what the stage trains or labels (a
+# stage's own config has its student or target fields merged in already): an
+# ablation's variants share a teacher whose config differs there.
+WORKFLOW_SECTIONS = ('student.', 'finetune.', 'target.', 'self_training.', 'ablation.')
+
+
 def _done(path):
   return (epath.Path(path) / 'DONE').exists()
 
 
-def _mark_done(path, seconds):
-  if jax.process_index() == 0:
-    (epath.Path(path) / 'DONE').write_text(json.dumps({'seconds': seconds}))
+def _attempt_seconds(path):
+  """Wall seconds of the stage's earlier attempts (preempted, failed) in `path`."""
+  attempts = epath.Path(path) / 'ATTEMPTS'
+  return json.loads(attempts.read_text()) if attempts.exists() else []
 
 
-def _stage_seconds(path):
-  return json.loads((epath.Path(path) / 'DONE').read_text())['seconds']
+def _check_done_config(name, path, config):
+  """A complete stage is the one `config` asks for, or the rerun stops naming the
+  difference (config.resume_anyway: logs it and keeps the stage)."""
+  saved = json.loads((epath.Path(path) / 'DONE').read_text()).get('config')
+  if saved is None:
+    return  # marked before DONE recorded its config
+  changes = [c for c in workdir_lib.config_changes(ml_collections.ConfigDict(saved), config)
+             if not c.startswith(WORKFLOW_SECTIONS)]
+  if not changes:
+    return
+  listed = '; '.join(changes[:8]) + (f'; and {len(changes) - 8} more' if len(changes) > 8 else '')
+  if not config.resume_anyway:
+    raise errors.ConfigError(
+        f'stage {name} in {path} is complete under another config ({listed}): use a new '
+        'workdir, or --config.resume_anyway=True to keep it')
+  logging.warning('stage %s in %s was made under another config (config.resume_anyway): %s',
+                  name, path, listed)
 
 
-def _stage(name, path, fn):
-  """Runs `fn` unless `path` is marked complete; returns its wall time."""
-  if _done(path):
+def _stage(name, path, fn, config):
+  """Runs `fn` unless `path` holds the stage complete under `config`; returns the
+  stage's wall time, summed over its attempts."""
+  done = epath.Path(path) / 'DONE'
+  if done.exists():
+    _check_done_config(name, path, config)
     logging.info('Stage %s: complete, skipped', name)
-    return _stage_seconds(path)
+    return json.loads(done.read_text())['seconds']
   logging.info('Stage %s: running in %s', name, path)
-  start = time.time()
   epath.Path(path).mkdir(parents=True, exist_ok=True)
-  fn()
-  seconds = time.time() - start
-  _mark_done(path, seconds)
-  return seconds
+  attempts, start = _attempt_seconds(path), time.time()
+  try:
+    fn()
+  finally:  # a preempted or failed attempt's time counts too
+    attempts.append(time.time() - start)
+    if jax.process_index() == 0:
+      workdir_lib.write_json(os.fspath(epath.Path(path) / 'ATTEMPTS'), attempts)
+  if jax.process_index() == 0:
+    workdir_lib.write_json(os.fspath(done), {'seconds': sum(attempts), 'attempts': len(attempts),
+                                             'config': json.loads(config.to_json_best_effort())})
+  return sum(attempts)
+
+
+def _train_stage(name, path, config):
+  return _stage(name, path, lambda: train.train_and_evaluate(config, path), config)
 
 
 def _gate_stages(config, workdir, teacher_dir):
@@ -126,8 +161,7 @@ def _gate_stages(config, workdir, teacher_dir):
     real = sources.open_source(config.data, config.data.train_split)
     items, _ = mixture.counts(config, len(real))
     oracle = gates.oracle_config(config, items)
-    timings['oracle'] = _stage('oracle', oracle_dir,
-                               lambda: train.train_and_evaluate(oracle, oracle_dir))
+    timings['oracle'] = _train_stage('oracle', oracle_dir, oracle)
   if not (epath.Path(workdir) / 'gates.json').exists():
     gates.check(config, workdir, teacher_dir, oracle_dir)
   return timings
@@ -142,8 +176,7 @@ def run(config, workdir):
   epath.Path(workdir).mkdir(parents=True, exist_ok=True)
   loops = config.self_training.loops
   teacher_dir = os.path.join(workdir, 'teacher')
-  timings = {'teacher': _stage('teacher', teacher_dir,
-                               lambda: train.train_and_evaluate(config, teacher_dir))}
+  timings = {'teacher': _train_stage('teacher', teacher_dir, config)}
   if config.self_training.gates:
     timings.update(_gate_stages(config, workdir, teacher_dir))
   teacher_config = config
@@ -155,20 +188,17 @@ def run(config, workdir):
     if student.pseudo.dir:  # the duplicate-real baseline needs no labels
       timings['pseudo_label' + suffix] = _stage(
           'pseudo_label' + suffix, labels_dir,
-          lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir))
+          lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir), teacher_config)
     if config.self_training.mode == 'pretrain_finetune':
       pretrain_dir = student_dir + '_pretrain'
       pretrain = merged(student, ml_collections.ConfigDict({'pseudo': {'only': True}}))
-      timings['student_pretrain' + suffix] = _stage(
-          'student_pretrain' + suffix, pretrain_dir,
-          lambda: train.train_and_evaluate(pretrain, pretrain_dir))
+      timings['student_pretrain' + suffix] = _train_stage(
+          'student_pretrain' + suffix, pretrain_dir, pretrain)
       student = finetune_config(student, pretrain_dir, config.finetune)
-    timings['student' + suffix] = _stage(
-        'student' + suffix, student_dir, lambda: train.train_and_evaluate(student, student_dir))
+    timings['student' + suffix] = _train_stage('student' + suffix, student_dir, student)
     if config.self_training.duplicate_real_control:
       control, control_dir = control_config(student), os.path.join(workdir, 'control')
-      timings['control'] = _stage('control', control_dir,
-                                  lambda: train.train_and_evaluate(control, control_dir))
+      timings['control'] = _train_stage('control', control_dir, control)
     teacher_dir, teacher_config = student_dir, student
   target = config.target
   if target:
@@ -177,7 +207,7 @@ def run(config, workdir):
     for name, base, start_dir in starts:
       path = os.path.join(workdir, name)
       target_config = finetune_config(base, workdir_lib.absolute(start_dir), target)
-      timings[name] = _stage(name, path, lambda: train.train_and_evaluate(target_config, path))
+      timings[name] = _train_stage(name, path, target_config)
   report = make_report(config, workdir, teacher=os.path.join(workdir, 'teacher'),
                        student=teacher_dir, timings=timings)
   return report
@@ -282,10 +312,17 @@ def _class_table(report):
   return lines
 
 
+def _plateau_line(change, plateaued):
+  if change is None:
+    return ('- plateau: fewer than two evaluations in the last third of the teacher\'s '
+            'training, nothing to judge (FAIL; lower eval_every)')
+  return (f'- plateau: val mIoU {change:+.1f} points over the last third of the teacher\'s '
+          f'training ({"pass" if plateaued else "FAIL"})')
+
+
 def _gate_lines(g):
   lines = ['', 'Gates (stseg_jax/gates.py), checked before the student trained:', '',
-           f'- plateau: val mIoU {g["val_change_last_third_points"]:+.1f} points over the '
-           f'last third of the teacher\'s training ({"pass" if g["plateaued"] else "FAIL"})',
+           _plateau_line(g["val_change_last_third_points"], g["plateaued"]),
            f'- fit: teacher {_pct(g["teacher_train_miou"])} on its train split, '
            f'{_pct(g["teacher_val_miou"])} on val']
   if 'oracle_gate_miou' in g:

@@ -5,6 +5,7 @@
 """
 import collections
 import functools
+import gc
 import json
 import math
 import os
@@ -182,7 +183,7 @@ def _train_and_evaluate(config, workdir):
   executor = futures.ThreadPoolExecutor(max_workers=1)
   compiled = compile_buckets(step_fn, state, plan, mesh, executor, mix.soft_k)
   evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)
-  writer = metric_writer.MetricWriter(workdir)
+  writer = metric_writer.MetricWriter(workdir, resumed_step=int(state.step))
 
   preemption = preemption_lib.Preemption()
   profiler = profiler_lib.Profiler(os.path.join(workdir, 'profile'), config.profile_steps,
@@ -190,8 +191,8 @@ def _train_and_evaluate(config, workdir):
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
   pending, progress = [], Progress(writer, total_steps, step, config.log_every)
+  batches = _on_devices(_train_batches(config, plan, mix, indexes, step), mesh)
   try:
-    batches = _on_devices(_train_batches(config, plan, mix, indexes, step), mesh)
     for p, batch in batches:
       if step >= end_step:
         break
@@ -203,32 +204,32 @@ def _train_and_evaluate(config, workdir):
         progress.log(step, pending, p, last=step == end_step)
         pending = []
       if step % config.eval_every == 0 or step == total_steps:
-        _evaluate(evaluator, state, writer, workdir, config, step)
+        _evaluate(evaluator, state, writer, workdir, config, step, step == total_steps)
       preempted = preemption.reached(step)
       if step % config.checkpoint_every == 0 or step == end_step or preempted:
         _check_finite(metrics, step)  # never checkpoint NaN parameters
         checkpoints.save(mngr, state)
       if preempted:
-        raise workdir_lib.Preempted(workdir, step, total_steps)
+        raise workdir_lib.Preempted.at_step(workdir, step, total_steps)
     if step == total_steps and not _evaluated_at(workdir, config, step):
       # Every step was trained but the final evaluation is missing: it failed
       # (a bad val image, since fixed) or the job died before it. A run is
       # finished when its outputs are.
       logging.info('Evaluating the final step %d (its evaluation had not finished)', step)
-      _evaluate(evaluator, state, writer, workdir, config, step)
-    elif step < total_steps:
-      logging.info('Stopped at step %d of %d (train.stop_at_step)', step, total_steps)
-    if step == total_steps:
-      evaluate_lib.score_held_out(model, state.variables, mesh, config, workdir, step)
+      _evaluate(evaluator, state, writer, workdir, config, step, final=True)
+    elif step < total_steps:  # not finished, so neither exit 0 nor a finished stage
+      raise workdir_lib.Preempted.at_step(workdir, step, total_steps,
+                                          'stopped early (train.stop_at_step)')
+    evaluate_lib.score_held_out(model, state.variables, mesh, config, workdir, step)
   except workdir_lib.Preempted:
     mngr.wait_until_finished()
-    logging.warning('SIGTERM: saved a checkpoint at step %d of %d; rerun to resume', step,
-                    total_steps)
     raise
   except (errors.DataError, KeyboardInterrupt):
     _save_finished_work(mngr, state, step)
     raise
-  finally:  # also on errors: finish async saves, stop threads
+  finally:  # also on errors: finish async saves, stop threads and data workers
+    batches.close()
+    gc.collect()  # batches still held in cycles: their shared memory goes now, not at exit
     profiler.stop()
     mngr.wait_until_finished()
     preemption.restore()
@@ -252,11 +253,13 @@ def _initial_state(config, model, tx, mesh, mngr):
   return state
 
 
-def _evaluate(evaluator, state, writer, workdir, config, step):
+def _evaluate(evaluator, state, writer, workdir, config, step, final):
+  """An evaluation into metrics.jsonl; the final one also into eval.json."""
   result = evaluator.run(state.variables)
   writer.write(step, {'eval_miou': result['miou'], 'eval_pixel_accuracy': result['pixel_accuracy']})
   logging.info('step %d: eval mIoU %.4f', step, result['miou'])
-  evaluate_lib.write_result(workdir, result, config, step)
+  if final:
+    evaluate_lib.write_result(workdir, result, config, step, final=True)
   evaluator.save_examples(state.variables, os.path.join(workdir, 'visuals', f'step_{step}'),
                           config.eval.num_visuals)
 
@@ -274,11 +277,14 @@ def _on_devices(batches, mesh, ahead=2):
   """(plan, global batch) pairs, each put on the devices `ahead` steps early, so
   the host-to-device copy of the next batches overlaps the current step."""
   queue = collections.deque()
-  for p, local_batch in batches:
-    queue.append((p, sharding.to_global(local_batch, mesh)))
-    if len(queue) > ahead:
-      yield queue.popleft()
-  yield from queue
+  try:
+    for p, local_batch in batches:
+      queue.append((p, sharding.to_global(local_batch, mesh)))
+      if len(queue) > ahead:
+        yield queue.popleft()
+    yield from queue
+  finally:
+    batches.close()
 
 
 def _save_finished_work(mngr, state, step):
@@ -322,8 +328,12 @@ def _train_batches(config, plan, mix, indexes, step):
         second_sources=mix.second_positions,
         start_batch=start_batch if epoch == first_epoch else 0,
         num_workers=config.data.num_workers, soft_k=mix.soft_k)
-    for local_batch in batches:
-      yield p, local_batch
+    iterator = iter(batches)
+    try:
+      for local_batch in iterator:
+        yield p, local_batch
+    finally:  # grain's worker processes and prefetch buffers (shared memory) go now
+      iterator.close()
 
 
 class Progress:

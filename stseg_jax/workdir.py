@@ -8,7 +8,8 @@
   check_resume(...)       a resumed run must be the run that was started: a changed
                           field that changes training stops with the list of changes
                           (config.resume_anyway=True accepts them, logging each)
-  Preempted               raised after a preemption checkpoint: the job exits with
+  Preempted               raised when a job stops short (a SIGTERM, or train.stop_at_step)
+                          after keeping its finished work: the job exits with
                           EXIT_PREEMPTED, so a scheduler requeues it, and a workflow
                           never mistakes the stopped stage for a finished one
   write_text, write_json  a workdir file written whole: to a temporary name, then
@@ -38,22 +39,21 @@ EXIT_PREEMPTED = 75
 # Fields a resumed run may change: they decide what is logged, evaluated,
 # saved or traced, and how fast, not what is trained.
 # (train.init_from matters only when a run starts; train.stop_at_step is where it pauses;
-# ablation.* says which seeds and variants the ablation job runs, so more seeds may be added.)
+# ablation.* says which seeds and variants the ablation job runs, so more seeds may be added;
+# data.test_split is scored after training.)
 RESUMABLE = ('log_every', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'profile_steps',
              'resume_anyway', 'eval.', 'data.num_workers', 'data.cache_dir', 'data.root',
-             'train.init_from', 'train.stop_at_step', 'ablation.')
+             'train.init_from', 'train.stop_at_step', 'ablation.', 'data.test_split')
 
 
 class Preempted(Exception):
-  """The run checkpointed at `step` of `total` on SIGTERM and stopped; rerun to resume."""
+  """The job stopped short of its end and kept what it finished (a SIGTERM, or
+  train.stop_at_step); the same command continues it. Exits EXIT_PREEMPTED."""
 
-  def __init__(self, workdir, step, total):
-    super().__init__(f'preempted: {workdir} checkpointed at step {step} of {total}; '
-                     'rerun the same command to resume')
-    self.workdir, self.step, self.total = workdir, step, total
-
-  def __reduce__(self):
-    return Preempted, (self.workdir, self.step, self.total)
+  @classmethod
+  def at_step(cls, workdir, step, total, why='preempted'):
+    return cls(f'{why}: {workdir} checkpointed at step {step} of {total}; rerun the same '
+               'command to resume')
 
 
 class WorkdirInUse(errors.ConfigError):
@@ -128,10 +128,30 @@ def saved_config(workdir):
                              'was started with, restore or delete it') from e
 
 
+def has_finished_step(workdir):
+  """Whether WORKDIR holds a checkpoint: a run there has trained something to protect."""
+  folder = epath.Path(workdir) / 'checkpoints'
+  return folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
+
+
 def write_config(config, workdir):
-  """WORKDIR/config.json: what `saved_config` reads back (process 0 writes)."""
-  if jax.process_index() == 0:
-    write_text(epath.Path(workdir) / 'config.json', config.to_json_best_effort(indent=2))
+  """WORKDIR/config.json: what `saved_config` reads back (process 0 writes).
+
+  A run resumed under a changed config (config.resume_anyway) keeps the config
+  it replaces as a line of WORKDIR/config_history.jsonl.
+  """
+  if jax.process_index() != 0:
+    return
+  path, text = epath.Path(workdir) / 'config.json', config.to_json_best_effort(indent=2)
+  if path.exists() and has_finished_step(workdir):
+    old = path.read_text()
+    if old != text:
+      history = epath.Path(workdir) / 'config_history.jsonl'
+      lines = history.read_text() if history.exists() else ''
+      entry = {'replaced_at': datetime.datetime.now().isoformat(timespec='seconds'),
+               'config': json.loads(old)}
+      write_text(history, lines + json.dumps(entry) + '\n')
+  write_text(path, text)
 
 
 def _flat(tree, prefix=''):
@@ -165,8 +185,8 @@ def config_changes(saved, config):
 def check_resume(config, workdir):
   """Refuses (or with config.resume_anyway, logs) a resume under a changed config."""
   saved = saved_config(workdir)
-  if saved is None:
-    return
+  if saved is None or not has_finished_step(workdir):
+    return  # no step trained: no run to protect (a start that failed early)
   changes = config_changes(saved, config)
   if not changes:
     return

@@ -97,6 +97,7 @@ def test_plateau_by_hand():
   curve = [(100, 0.2), (200, 0.4), (300, 0.48), (400, 0.50), (500, 0.51), (600, 0.505)]
   assert abs(gates.plateau(curve) - 0.5) < 1e-9
   assert gates.plateau(curve[:1]) is None
+  assert gates.plateau([(160, 0.2), (320, 0.26)]) is None  # one eval in the last third
   oracle = gates.oracle_config(ml_collections.ConfigDict(
       {'data': {'train_split': 'train_labeled'}, 'train': {'epoch_items': 0},
        'self_training': {'oracle_split': 'train'}}), 92)

@@ -17,6 +17,7 @@ from stseg_jax import optim
 from stseg_jax import sharding
 from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,9 +65,18 @@ def test_train_writes_metrics_eval_and_checkpoints(trained):
 def test_evaluate_checkpoint_matches_training_eval(trained):
   workdir, _ = trained
   during = json.load(open(os.path.join(workdir, 'eval.json')))
-  os.remove(os.path.join(workdir, 'eval.json'))
   after = evaluate.evaluate_checkpoint(tiny_config(), workdir)
   assert after['confusion_matrix'] == during['confusion_matrix']
+  assert after['checkpoint_step'] == during['checkpoint_step'] == 4
+
+
+def test_an_earlier_step_gets_its_own_file_not_eval_json(trained):
+  workdir, _ = trained
+  own = open(os.path.join(workdir, 'eval.json')).read()
+  earlier = evaluate.evaluate_checkpoint(tiny_config(), workdir, checkpoint_step=2)
+  assert open(os.path.join(workdir, 'eval.json')).read() == own  # still the final step's
+  saved = json.load(open(os.path.join(workdir, 'eval_step_2.json')))
+  assert saved['checkpoint_step'] == 2 and saved['miou'] == earlier['miou']
 
 
 def test_evaluating_another_split_keeps_the_runs_own_result(trained):
@@ -90,7 +100,8 @@ def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
   config = tiny_config()
   config.train.stop_at_step = 3  # interrupted after a checkpoint-free step
   config.checkpoint_every = 1
-  train.train_and_evaluate(config, str(tmp_path))
+  with pytest.raises(workdir_lib.Preempted, match='stopped early.*step 3 of 4'):
+    train.train_and_evaluate(config, str(tmp_path))
   config.train.stop_at_step = 0
   resumed = train.train_and_evaluate(config, str(tmp_path))
   assert int(resumed.step) == 4
