@@ -41,6 +41,8 @@ def shrink(c, domain_b=False):
   for section in (c.inference, c.pseudo_label.inference):
     section.scales, section.flip, section.tile_size = (1.0,), False, (0, 0)
   c.log_every, c.eval_every, c.checkpoint_every = 1, 1000, 1000
+  # OHEM at the paper's share of a crop (100,000 of 800x800), so the twin selects pixels.
+  c.loss.ohem_min_kept = min(CROP, *c.train.crop_sizes) ** 2 * 10 // 64
   student = self_train.merged(c, c.student)
   # Real items that fill one batch with the pseudo (or duplicate) items the
   # ratio adds; the pre-training stage of pretrain_finetune draws pseudo ones only.

@@ -33,8 +33,16 @@ def manager(workdir, max_to_keep=3):
 
 
 def save(mngr, state, force=False):
-  mngr.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state),
-            force=force)
+  """Saves `state` at its step and waits for the write to finish.
+
+  Waiting costs a second or two per checkpoint of the largest models, and
+  buys a save that fails where it is made (a full disk): tensorstore's
+  callbacks then print their "Event loop is closed" tracebacks straight to
+  fd 2, here silenced, and the error reaches the job as one line.
+  """
+  with _stderr_silenced():
+    mngr.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state), force=force)
+    mngr.wait_until_finished()
 
 
 def restore(mngr, abstract_state, step=None, quarantine=False, restart_if_unreadable=False):

@@ -14,6 +14,7 @@ shows the traceback instead.
 """
 import ast
 import errno
+import gc
 import importlib
 import logging as logging_std
 import os
@@ -53,6 +54,20 @@ class _OwnRecordsFilter(logging_std.Filter):
     return True
 
 
+def _quiet_closed_loop_errors(excepthook):
+  """sys.excepthook without tensorstore's "Event loop is closed" tracebacks.
+
+  When a checkpoint write fails (a full disk), each pending tensorstore
+  callback prints one, from its own threads, before orbax reports the error
+  the job then stops on in one line.
+  """
+  def hook(kind, value, tb):
+    if kind is RuntimeError and str(value) == 'Event loop is closed':
+      return
+    excepthook(kind, value, tb)
+  return hook
+
+
 def _quiet_libraries():
   handler = logging.get_absl_handler()
   handler.addFilter(_OwnRecordsFilter())
@@ -71,6 +86,7 @@ def run(job, workdir_help, required=()):
     del argv
     if flags.FLAGS.verbosity < 1:
       _quiet_libraries()
+      sys.excepthook = _quiet_closed_loop_errors(sys.excepthook)
     config_file = _config_file(sys.argv)
     try:
       config = flags.FLAGS.config
@@ -123,32 +139,50 @@ def _run_or_exit(fn):
   single = jax.process_count() == 1  # several: JAX's preemption service owns SIGTERM
   if single:
     signal.signal(signal.SIGTERM, _raise_terminated)
+  traceback_wanted = bool(os.environ.get('STSEG_TRACEBACK'))
   try:
-    return fn()
+    fn()
+    gc.collect()  # batches held in cycles: their shared memory is released now, not at exit
+    return
   except workdir_lib.Preempted as e:
-    _exit(workdir_lib.EXIT_PREEMPTED, f'stopped: {e}')
+    status, line = workdir_lib.EXIT_PREEMPTED, f'stopped: {e}'
   except _Terminated:
-    _exit(workdir_lib.EXIT_PREEMPTED, 'stopped: SIGTERM; finished work (steps checkpointed, '
-          'stages and shards complete) is kept: rerun the same command to continue')
+    status, line = workdir_lib.EXIT_PREEMPTED, (
+        'stopped: SIGTERM; finished work (steps checkpointed, stages and shards complete) is '
+        'kept: rerun the same command to continue')
   except KeyboardInterrupt:
-    _exit(EXIT_INTERRUPTED, 'interrupted (Ctrl-C); finished steps are checkpointed: rerun the '
-          'same command to continue')
-  except Exception as e:  # pylint: disable=broad-except  # mapped to one line, or re-raised
-    message = _user_error(e)
-    if message is None or os.environ.get('STSEG_TRACEBACK'):
+    if traceback_wanted:
       raise
-    _exit(1, f'error: {message}')
+    status, line = EXIT_INTERRUPTED, ('interrupted (Ctrl-C); finished steps are checkpointed: '
+                                      'rerun the same command to continue')
+  except Exception as e:  # pylint: disable=broad-except  # mapped to one line, or re-raised
+    if any(isinstance(c, _Terminated) for c in _chain(e)):
+      # A cleanup on the way out of a SIGTERM failed in turn (a temporary file
+      # already gone): still a stop, not an error.
+      status, line = workdir_lib.EXIT_PREEMPTED, 'stopped: SIGTERM; finished work is kept: ' \
+          'rerun the same command to continue'
+    else:
+      message = _user_error(e)
+      if message is None or traceback_wanted:
+        raise
+      status, line = 1, f'error: {message}'
   finally:
     if single:
       signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _exit(status, line):
-  """One line on stderr, then the exit status (no traceback, no library noise after)."""
-  if os.environ.get('STSEG_TRACEBACK') and sys.exc_info()[0] is not None:
-    raise  # pylint: disable=misplaced-bare-raise
+  # Out of the except block the error's frames are gone, and with them the last
+  # batches (grain's shared memory): freed now rather than reported at exit.
+  gc.collect()
   print(line, file=sys.stderr, flush=True)
   sys.exit(status)
+
+
+def _chain(error):
+  """`error` and the errors it was raised from or while handling."""
+  chain, e = [], error
+  while e is not None and e not in chain:
+    chain.append(e)
+    e = e.__cause__ or e.__context__
+  return chain
 
 
 def _user_error(error):
@@ -157,11 +191,7 @@ def _user_error(error):
   Libraries wrap a full disk in their own errors (orbax, tensorstore): the
   cause chain is searched for it.
   """
-  chain, e = [], error
-  while e is not None and e not in chain:
-    chain.append(e)
-    e = e.__cause__ or e.__context__
-  for e in chain:
+  for e in _chain(error):
     if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or \
         'No space left on device' in str(e):
       where = getattr(e, 'filename', None)

@@ -55,6 +55,12 @@ def validate(config):
     value = _lookup(config, key)
     if not isinstance(value, int) or value < 0:
       raise errors.ConfigError(f'config.{key}: seeds are integers >= 0, got {value!r}')
+  smallest = min(config.train.crop_sizes)
+  if config.loss.ohem and config.loss.ohem_min_kept >= smallest ** 2:
+    raise errors.ConfigError(
+        f'config.loss.ohem_min_kept: {config.loss.ohem_min_kept} pixels per image is every pixel '
+        f'of a {smallest}x{smallest} crop, so OHEM would select nothing: lower it (the paper\'s '
+        f'share, 100,000 of 800x800, is {smallest ** 2 * 10 // 64:,} here) or set loss.ohem=False')
   if config.pseudo.duplicate_real and config.pseudo.dir:
     raise errors.ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
                              f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')

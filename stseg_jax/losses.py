@@ -89,6 +89,7 @@ def cross_entropy(logits, labels, ignore_label=IGNORE_LABEL, class_weights=None)
   return _weighted_mean(nll, valid, labels, class_weights)
 
 
+@jax.named_scope('ohem')  # profiles (bench/suite.py) tell the selection apart by this name
 def ohem_mask(logits, labels, ignore_label=IGNORE_LABEL, thresh=0.7, min_kept=100_000, exempt=None):
   """Pixels OHEM trains on: true-class probability below a threshold.
 
@@ -148,6 +149,7 @@ def topk_distribution(index, prob, num_classes):
   return dense / jnp.maximum(jnp.sum(prob, axis=-1, keepdims=True), 1e-12)
 
 
+@jax.named_scope('loss')
 def segmentation_loss(outputs, labels, *, ignore_label=IGNORE_LABEL, ohem=False,
                       ohem_thresh=0.7, ohem_min_kept=100_000, ohem_exempt=None,
                       aux_weight=0.4, class_weights=None, soft_targets=None):

@@ -219,7 +219,7 @@ def _train_and_evaluate(config, workdir):
       _evaluate(evaluator, state, writer, workdir, config, step, final=True)
     elif step < total_steps:  # not finished, so neither exit 0 nor a finished stage
       raise workdir_lib.Preempted.at_step(workdir, step, total_steps,
-                                          'stopped early (train.stop_at_step)')
+                                          'train.stop_at_step reached')
     evaluate_lib.score_held_out(model, state.variables, mesh, config, workdir, step)
   except workdir_lib.Preempted:
     mngr.wait_until_finished()

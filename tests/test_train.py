@@ -100,7 +100,7 @@ def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
   config = tiny_config()
   config.train.stop_at_step = 3  # interrupted after a checkpoint-free step
   config.checkpoint_every = 1
-  with pytest.raises(workdir_lib.Preempted, match='stopped early.*step 3 of 4'):
+  with pytest.raises(workdir_lib.Preempted, match='stop_at_step.*step 3 of 4'):
     train.train_and_evaluate(config, str(tmp_path))
   config.train.stop_at_step = 0
   resumed = train.train_and_evaluate(config, str(tmp_path))

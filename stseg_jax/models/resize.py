@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
+@jax.named_scope('resize')  # profiles (bench/suite.py) tell resizes apart by this name
 def bilinear(x, size):
   """Bilinear NHWC resize to `size`, as torch's align_corners=False."""
   for axis, out in ((1, size[0]), (2, size[1])):

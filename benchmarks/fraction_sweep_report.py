@@ -1,0 +1,128 @@
+"""The labeled-fraction sweep as the field reports it: test mIoU against the labeled fraction.
+
+  .venv/bin/python benchmarks/fraction_sweep_report.py DIR/ablation.json \
+      --json=benchmarks/cpu2_camvid_fraction_sweep.json --plot=benchmarks/cpu2_camvid_fraction_sweep.png
+
+Reads the ablation.json of `stseg_jax.ablation --config=configs/camvid_fraction_sweep.py`
+and writes (1) the JSON with, per fraction, a mechanism table: per class, the
+pseudo labels' IoU against the unlabeled frames' truth (all pixels, and those
+the student keeps) beside the student's and the plain student's change of
+test IoU over the teacher and over the control, per seed and in the mean;
+(2) a plot of test mIoU (mean over seeds, bars: min..max) for teacher,
+plain student, controlled student, duplicate-real control and oracle; (3)
+the same as markdown on stdout.
+"""
+import argparse
+import json
+
+import numpy as np
+
+LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student (paper)'),
+         ('student', 'student + noise controls'), ('control', 'duplicate-real control'),
+         ('oracle', 'oracle (all 367 labeled)'))
+
+
+def _mean(values):
+  return float(np.mean(values)) if values else float('nan')
+
+
+def mechanism(at):
+  """Per class: pseudo-label IoU and each student's test IoU change, means over seeds."""
+  seeds = [s for s in at['seeds'].values() if 'pseudo_quality' in s]
+  if not seeds:
+    return {}
+  classes = list(seeds[0]['runs']['teacher']['test_per_class_iou'])
+  rows = {}
+  for name in classes:
+    def change(run, base):
+      return _mean([100 * (s['runs'][run]['test_per_class_iou'][name] -
+                           s['runs'][base]['test_per_class_iou'][name])
+                    for s in seeds if run in s['runs'] and base in s['runs']])
+    quality = lambda f: _mean([100 * s['pseudo_quality']['filters'][f]['per_class_iou'][name]
+                               for s in seeds])
+    rows[name] = {'pseudo_iou_all': quality('all'), 'pseudo_iou_kept': quality('class_keep_half'),
+                  'teacher_test_iou': _mean([100 * s['runs']['teacher']['test_per_class_iou'][name]
+                                             for s in seeds]),
+                  'student_minus_teacher': change('student', 'teacher'),
+                  'student_minus_control': change('student', 'control'),
+                  'plain_minus_teacher': change('plain', 'teacher')}
+  return {'seeds': len(seeds), 'classes': rows}
+
+
+def plot(result, path):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  ats = sorted((at for at in result['fractions'].values() if at.get('labeled_fraction')),
+               key=lambda at: at['labeled_fraction'])
+  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  for run, label in LINES:
+    xs, ys, lo, hi = [], [], [], []
+    for at in ats:
+      s = at.get('test_miou', {}).get(run)
+      if s:
+        xs.append(at['labeled_fraction'])
+        ys.append(100 * s['mean'])
+        lo.append(100 * (s['mean'] - min(s['values'])))
+        hi.append(100 * (max(s['values']) - s['mean']))
+    if xs:
+      ax.errorbar(xs, ys, yerr=[lo, hi], marker='o', capsize=3, label=label,
+                  linestyle='--' if run == 'oracle' else '-')
+  ax.set_xscale('log', base=2)
+  ax.set_xticks([at['labeled_fraction'] for at in ats])
+  ax.set_xticklabels([f"1/{round(1 / at['labeled_fraction'])}" for at in ats])
+  ax.set_xlabel('labeled fraction of the 367 CamVid train frames')
+  ax.set_ylabel('test mIoU (%)')
+  ax.set_title('CamVid self-training, Fast-SCNN from scratch, 240x320')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+
+
+def markdown(result):
+  pct = lambda v: f'{v:.1f}'
+  lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) +
+           ' | student - teacher | student - control |', '|---' * (len(LINES) + 4) + '|']
+  for key, at in result['fractions'].items():
+    t = at.get('test_miou', {})
+    cells = [pct(100 * t[r]['mean']) if r in t else '-' for r, _ in LINES]
+    paired = at.get('paired', {}).get('test_miou', {})
+    diff = lambda k: (f"{100 * paired[k]['mean']:+.1f} ({', '.join(f'{100 * v:+.1f}' for v in paired[k]['values'])})"
+                      if k in paired else '-')
+    lines.append(f"| {key} | {len(at['seeds'])} | " + ' | '.join(cells) +
+                 f" | {diff('student - teacher')} | {diff('student - control')} |")
+  for key, at in result['fractions'].items():
+    m = at.get('mechanism')
+    if not m:
+      continue
+    lines += ['', f"{key}, per class on test (mean over {m['seeds']} seed(s)):", '',
+              '| class | pseudo IoU, all | pseudo IoU, kept | teacher IoU | student - teacher | '
+              'student - control | plain - teacher |', '|---|---|---|---|---|---|---|']
+    for name, r in m['classes'].items():
+      lines.append(f"| {name} | {pct(r['pseudo_iou_all'])} | {pct(r['pseudo_iou_kept'])} | "
+                   f"{pct(r['teacher_test_iou'])} | {r['student_minus_teacher']:+.1f} | "
+                   f"{r['student_minus_control']:+.1f} | {r['plain_minus_teacher']:+.1f} |")
+  return '\n'.join(lines)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('ablation_json')
+  parser.add_argument('--json', default='')
+  parser.add_argument('--plot', default='')
+  args = parser.parse_args()
+  with open(args.ablation_json) as f:
+    result = json.load(f)
+  for at in result['fractions'].values():
+    at['mechanism'] = mechanism(at)
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump(result, f, indent=1)
+  if args.plot:
+    plot(result, args.plot)
+  print(markdown(result))
+
+
+if __name__ == '__main__':
+  main()
