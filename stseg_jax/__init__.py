@@ -14,12 +14,14 @@ Jobs (each `python -m stseg_jax.<job> --config=... --workdir=...`, through cli.p
                     into sharded TFRecords, provenance and a manifest
   self_train.py     the workflow: teacher, pseudo labels, student (joint or
                     pretrain+finetune, loops, cross-domain targets), report
-  ablation.py       student variants over seeds beside one shared teacher
+  ablation.py       student variants over seeds (and labeled fractions) beside
+                    one shared teacher per seed; differences paired by seed
   pseudo_quality.py pseudo labels scored against the unlabeled set's own truth
                     (per class, per pixel filter, at the centroids)
   bench/            benchmarks: crop_schedules (step time, MFU, schedule
-                    speedups), torch_peer, step_profile, pipeline, inference;
-                    timing.py holds their tools
+                    speedups), suite (the accelerator's parts under time caps,
+                    with a profile reduced to top ops), torch_peer,
+                    step_profile, pipeline, inference; timing.py holds their tools
 
 Training:
   state.py          TrainState, create_model, init from another run, and
