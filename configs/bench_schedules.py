@@ -1,4 +1,4 @@
-"""Step time per crop bucket and crop-schedule speedups (issue 7): `stseg_jax.bench`.
+"""Step time per crop bucket and crop-schedule speedups: `stseg_jax.bench`.
 
   python -m stseg_jax.bench --config=configs/bench_schedules.py --workdir=/tmp/bench
   python -m stseg_jax.bench --config=configs/bench_schedules.py:deeplabv3plus \
@@ -47,7 +47,7 @@ def get_config(arg='fast_scnn'):
   c.eval.max_images = 1  # each real run ends with one evaluation; keep it small
 
   c.bench = dict(
-      schedules=schedules.SCHEDULES,  # 'constant' is the baseline, always run
+      schedules=tuple(schedules.SCHEDULES),  # 'constant' is the baseline, always run
       timing_steps=5,  # median over these, per bucket
       warmup_steps=2,  # untimed calls first (allocator, caches)
       # Buckets compiled at once; 1 keeps compile timings apart (and on a

@@ -8,7 +8,7 @@ labeled quarter of the 367 train frames (a fixed seeded split; `:sequence`
 instead labels the 101 frames of sequence 0006R0), the other frames the
 unlabeled set (their labels never read), val's 101 frames for scoring.
 Fast-SCNN from scratch, crop 224, batch 8, LR 0.05 poly, no OHEM (the pilot
-of issue 16: 300 epochs, 3300 steps, and the teacher's val mIoU flat over the
+of the first CamVid runs: 300 epochs, 3300 steps, and the teacher's val mIoU flat over the
 last third). Gates before the student (stseg_jax/gates.py): the plateau, the
 teacher's fit of its own frames, and an oracle trained the same way on all
 367 labeled frames. The student trains on real + pseudo labels at 1:1 for the

@@ -47,14 +47,14 @@ from configs import runlocal
 from stseg_jax import schedules
 
 _STUDENTS = ('wideresnet38', 'pspnet', 'fast_scnn')
-TABLES = {'table4': tuple(f'{s}{w}' for s in schedules.SCHEDULES[1:] for w in ('', ',nowarmup'))
+TABLES = {'table4': tuple(f'{s}{w}' for s in tuple(schedules.SCHEDULES)[1:] for w in ('', ',nowarmup'))
                     + ('constant',)}
-VARIANTS = schedules.SCHEDULES + ('coarse2fine+,nowarmup',) + tuple(
+VARIANTS = tuple(schedules.SCHEDULES) + ('coarse2fine+,nowarmup',) + tuple(
     f'coarse2fine+,{m}' for m in _STUDENTS) + tuple(TABLES)
 
 
 def get_config(arg='coarse2fine+'):
-  tokens = paper.arg_tokens(arg, schedules.SCHEDULES + _STUDENTS + tuple(TABLES) +
+  tokens = paper.arg_tokens(arg, tuple(schedules.SCHEDULES) + _STUDENTS + tuple(TABLES) +
                             ('nowarmup', 'runlocal'), 'cityscapes_fast_schedules.py')
   if 'table4' in tokens:
     return _ablation([t for t in tokens if t != 'table4'])

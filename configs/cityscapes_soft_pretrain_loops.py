@@ -34,7 +34,7 @@ import ml_collections
 from configs import cityscapes_students
 from configs import paper
 from configs import runlocal
-from stseg_jax import self_train
+from stseg_jax import stages
 
 VARIANTS = ('soft', 'pretrain_finetune', 'loops2', 'loops3', 'tables7to9')
 
@@ -55,7 +55,7 @@ def get_config(arg='soft'):
         'seeds': (0, 1, 2, 3, 4),
         'variants': {name: _overrides(name) for name in VARIANTS[:-1]}})
   else:
-    c = self_train.merged(c, ml_collections.ConfigDict(_overrides(variants[0])))
+    c = stages.merged(c, ml_collections.ConfigDict(_overrides(variants[0])))
   if 'runlocal' in tokens:
     runlocal.shrink(c)
   return c

@@ -118,11 +118,11 @@ def get_config():
   c.pseudo.class_uniform_fraction = 1.0  # centroid sampling on pseudo labels
   # Regions of pseudo labels smaller than this get no centroid: in the demo's
   # labels 57% of the regions were under 64 pixels, and the ground truth at
-  # their centroids matched the class for 23% of them (issue 16).
+  # their centroids matched the class for 23% of them.
   c.pseudo.centroid_min_pixels = 64
   # Pixels dropped to ignore when the student reads the labels (need labels
   # made with pseudo_label.store_confidence): below a confidence, or per class
-  # outside its most confident fraction (data/pseudo_source.py); 0 = off.
+  # outside its most confident fraction (data/pseudo/filters.py); 0 = off.
   c.pseudo.confidence_threshold = 0.0
   c.pseudo.class_keep_fraction = 0.0
   # Strong augmentation of the pseudo-labelled crops only (ST++): these
@@ -166,7 +166,7 @@ def get_config():
   c.loss.ohem_min_kept = 100_000  # per image, as mmsegmentation counts it
   # OHEM ranks pseudo-labelled pixels too (the paper's single recipe). Off:
   # they all count, as the teacher's hard pixels are mostly its mistakes
-  # (demo labels: OHEM kept 85-87% of the wrong ones; issue 16).
+  # (demo labels: OHEM kept 85-87% of the wrong ones).
   c.loss.ohem_pseudo = False
   c.loss.aux_weight = 0.4
   c.loss.class_weighting = ''  # '' | 'enet' | 'median_frequency' (losses.class_weights)

@@ -19,7 +19,7 @@ import math
 
 import ml_collections
 
-from stseg_jax import self_train
+from stseg_jax import stages
 
 CROP = 64
 BATCH = 8  # one crop per simulated device (tests/conftest.py: 8 CPU devices)
@@ -43,19 +43,19 @@ def shrink(c, domain_b=False):
   c.log_every, c.eval_every, c.checkpoint_every = 1, 1000, 1000
   # OHEM at the paper's share of a crop (100,000 of 800x800), so the twin selects pixels.
   c.loss.ohem_min_kept = min(CROP, *c.train.crop_sizes) ** 2 * 10 // 64
-  student = self_train.merged(c, c.student)
+  student = stages.merged(c, c.student)
   # Real items that fill one batch with the pseudo (or duplicate) items the
   # ratio adds; the pre-training stage of pretrain_finetune draws pseudo ones only.
   ratio = student.pseudo.ratio
   pretrain = c.self_training.mode == 'pretrain_finetune'
   _shrink_stage(c.student, student, math.ceil(BATCH / (ratio if pretrain else ratio + 1)))
-  _shrink_stage(c.finetune, self_train.merged(student, c.finetune), BATCH)
+  _shrink_stage(c.finetune, stages.merged(student, c.finetune), BATCH)
   if c.target:
     c.target.data = {'domain': 'B', 'extra_classes': True, 'train_split': 'train_kshot',
                      'kshot': 1, 'kshot_min_pixels': 16}
     if 'inference' in c.target:
       c.target.inference.tile_size = (0, 0)
-    _shrink_stage(c.target, self_train.merged(student, c.target), BATCH)
+    _shrink_stage(c.target, stages.merged(student, c.target), BATCH)
   return c
 
 

@@ -12,8 +12,8 @@ Jobs (each `python -m stseg_jax.<job> --config=... --workdir=...`, through cli.p
                     device, iIoU), WORKDIR/eval.json
   pseudo_label.py   the pseudo-label writer: a teacher labels the unlabeled set
                     into sharded TFRecords, provenance and a manifest
-  self_train.py     the workflow: teacher, pseudo labels, student (joint or
-                    pretrain+finetune, loops, cross-domain targets), report
+  self_train.py     the workflow: runs stages.py's stages (teacher, oracle and
+                    gates, pseudo labels, student, control, targets), report
   ablation.py       student variants over seeds (and labeled fractions) beside
                     one shared teacher per seed; differences paired by seed
   pseudo_quality.py pseudo labels scored against the unlabeled set's own truth
@@ -24,7 +24,7 @@ Jobs (each `python -m stseg_jax.<job> --config=... --workdir=...`, through cli.p
                     step_profile, pipeline, inference; timing.py holds their tools
 
 Training:
-  state.py          TrainState, create_model, init from another run, and
+  train_state.py    TrainState, a fresh state, init from another run, and
                     `restore`: a run's model and weights for inference
   losses.py         cross-entropy, OHEM (pseudo pixels exempt), soft targets,
                     class weights
@@ -35,6 +35,7 @@ Training:
   workdir.py        a run's folder and reliability: one job per workdir, saved
                     config, resume checks, preemption exit code, whole-file
                     writes; preemption.py (SIGTERM), profiler.py (traces)
+  stages.py         the workflow as data: stages(config, workdir) -> [Stage]
   gates.py          is the teacher in the regime self-training helps?
   config_check.py   config validation up front; errors.py: ConfigError, DataError
   sharding.py, distributed.py, host_memory.py   devices, processes, host memory
@@ -43,8 +44,10 @@ Inference and scoring:
   inference.py      whole-image inference: the one forward (predict_logits),
                     scales, flips, tiles (Predictor, InferenceConfig)
   metrics.py        confusion matrix, mIoU; instance_metrics.py: Cityscapes iIoU
-  visualize.py      colorize, prediction strips, mIoU curves
-  metric_writer.py  metrics.jsonl and TensorBoard
+  visualize.py      colorize, prediction strips, mIoU curves; synthetic_preview.py:
+                    sample synthetic scenes over their labels
+  metric_writer.py  metrics.jsonl and TensorBoard, and their reader (eval_curve)
+  progress.py       console progress lines with an ETA (training, labelling)
 
 Models (models/): create(name) for DeepLabV3+, PSPNet, Fast-SCNN; backbones
   (resnet, wideresnet38, efficientnet_lite), normalize (the input), layers,
@@ -56,17 +59,17 @@ Data (data/):
                     (_labeled/_unlabeled, _kshot), resizing
   synthetic/        the download-free synthetic street scenes (SyntheticSource)
   camvid.py, cityscapes.py, kitti.py, mapillary.py, bdd100k.py, image_io.py
-  labels.py         IGNORE_LABEL, the one ignore label; palette.py: colours
+  labels.py         IGNORE_LABEL, the one ignore label; palette.py: the Cityscapes
+                    colours (every source has its `palette`)
   sampler.py        uniform and class-uniform items of an epoch (paper 3.2)
   centroids.py      the centroid index: region centroids per class, cached
   mixture.py        the real/pseudo mixture: streams, items per epoch, an
                     epoch's draws, each stream's centroid index
   pipeline.py       grain pipelines: augmented training crops, eval batches;
                     augment.py: scale, crop, flip, blur, colour, CutMix options
-  pseudo_source.py  the student's pseudo-label source (thresholds, image pairing)
-  pseudo_records.py pseudo-label shards and their random-access source;
-                    pseudo_example.py the record codec, pseudo_manifest.py the
-                    manifest, tfrecord.py the container, example_proto.py
+  pseudo/           pseudo labels: the TFRecord container and record codec, the
+                    Manifest, the shards' source, filters.py (which pixels
+                    count), the student's source (pseudo/__init__.py maps it)
   class_stats.py, kshot.py   class pixel counts, k-shot subsets
 """
 from stseg_jax import host_memory

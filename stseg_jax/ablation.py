@@ -37,6 +37,7 @@ from stseg_jax import config_check
 from stseg_jax import errors
 from stseg_jax import pseudo_quality
 from stseg_jax import self_train
+from stseg_jax import stages
 from stseg_jax import workdir as workdir_lib
 
 # Overrides may only touch what the teacher does not see, or the shared teacher
@@ -53,7 +54,7 @@ def variant_config(config, overrides, name):
     raise errors.ConfigError(
         f'config.ablation.variants.{name}: overrides {bad}; only {STUDENT_ONLY} can change '
         'while the teacher and its pseudo labels are shared')
-  return self_train.merged(config, overrides)
+  return stages.merged(config, overrides)
 
 
 def _link(target, link):

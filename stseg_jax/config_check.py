@@ -3,8 +3,10 @@ import difflib
 import os
 
 from stseg_jax import errors
+from stseg_jax import losses
 from stseg_jax import models
 from stseg_jax import schedules
+from stseg_jax import stages
 from stseg_jax.data import sources
 from stseg_jax.data.labels import IGNORE_LABEL
 
@@ -30,12 +32,12 @@ def validate(config):
   if config.train.schedule not in schedules.SCHEDULES:
     raise errors.ConfigError(f'config.train.schedule: {config.train.schedule!r} is not one '
                              f'of {list(schedules.SCHEDULES)}')
-  if config.self_training.mode not in ('joint', 'pretrain_finetune'):
+  if config.self_training.mode not in stages.MODES:
     raise errors.ConfigError(f'config.self_training.mode: {config.self_training.mode!r} is not '
-                             "one of ('joint', 'pretrain_finetune')")
-  if config.loss.class_weighting not in ('', 'enet', 'median_frequency'):
+                             f'one of {stages.MODES}')
+  if config.loss.class_weighting not in ('', *losses.CLASS_WEIGHTINGS):
     raise errors.ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
-                             "one of ('', 'enet', 'median_frequency')")
+                             f'one of {("", *losses.CLASS_WEIGHTINGS)}')
   if config.eval.instance_metrics and config.data.name != 'cityscapes':
     raise errors.ConfigError("config.eval.instance_metrics: iIoU needs data.name='cityscapes' "
                              f'(gtFine instance ids), not {config.data.name!r}')

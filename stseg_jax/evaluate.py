@@ -27,7 +27,7 @@ from stseg_jax import inference
 from stseg_jax import instance_metrics
 from stseg_jax import metrics
 from stseg_jax import sharding
-from stseg_jax import state
+from stseg_jax import train_state
 from stseg_jax import visualize
 from stseg_jax.data import pipeline
 from stseg_jax.data import sources
@@ -37,11 +37,14 @@ class Evaluator:
 
   With a source that carries Cityscapes instance ids (`instances=True` in
   sources.open_source) the result adds iIoU and the category scores, from
-  the same predictions brought to the host (instance_metrics.py).
+  the same predictions brought to the host (instance_metrics.py). `eval_config`
+  and `inference_config` are config.eval and config.inference.
   """
 
-  def __init__(self, model, source, mesh, config):
-    self.model, self.source, self.mesh, self.config = model, source, mesh, config
+  def __init__(self, model, source, mesh, eval_config, inference_config):
+    self.model, self.source, self.mesh = model, source, mesh
+    self.eval_config, self.recipe = eval_config, inference.InferenceConfig.from_config(
+        inference_config)
     self.instances = getattr(source, 'with_instances', False)
     num_classes = source.num_classes
 
@@ -61,11 +64,11 @@ class Evaluator:
   def batch_size(self):
     """The eval batch, rounded up to a multiple of the device count."""
     n = jax.device_count()
-    return -(-self.config.eval.batch_size // n) * n
+    return -(-self.eval_config.batch_size // n) * n
 
   def run(self, variables):
     """Metrics of the model with `variables` (params, batch_stats) over the split."""
-    recipe = inference.InferenceConfig.from_config(self.config.inference)
+    recipe = self.recipe
     accumulator = instance_metrics.InstanceAccumulator() if self.instances else None
     if recipe.tile_size is None and recipe.scales == (1.0,) and not recipe.flip:
       cm = self._whole_images(variables, accumulator)
@@ -99,7 +102,7 @@ class Evaluator:
                                    visualize.palette_of(self.source), local_batch['label'][:n])
 
   def _num_images(self):
-    limit = self.config.eval.max_images
+    limit = self.eval_config.max_images
     return min(len(self.source), limit) if limit else len(self.source)
 
   def _with_recipe(self, variables, recipe, accumulator):
@@ -124,7 +127,7 @@ class Evaluator:
   def _whole_images(self, variables, accumulator):
     cm = None
     batches = pipeline.eval_batches(self.source, self.batch_size,
-                                    self.config.eval.max_images or None)
+                                    self.eval_config.max_images or None)
     for local_batch in batches:
       global_batch = sharding.to_global(
           {k: local_batch[k] for k in ('image', 'label')}, self.mesh)
@@ -228,7 +231,7 @@ def score_held_out(model, variables, mesh, config, workdir, step):
   result = saved_result(workdir, test, step)
   if result is None:
     source = sources.open_source(test.data, test.data.eval_split)
-    result = Evaluator(model, source, mesh, test).run(variables)
+    result = Evaluator(model, source, mesh, test.eval, test.inference).run(variables)
     write_result(workdir, result, test, step, final=True)
     logging.info('step %d on held-out %s: mIoU %.4f', step, test.data.eval_split, result['miou'])
   return result
@@ -242,10 +245,10 @@ def evaluate_checkpoint(config, workdir, checkpoint_step=None, reuse=False):
   mesh = sharding.make_mesh()
   source = sources.open_source(config.data, config.data.eval_split,
                                instances=config.eval.instance_metrics)
-  model, variables, step = state.restore(workdir, source.num_classes, mesh, checkpoint_step)
+  model, variables, step = train_state.restore(workdir, source.num_classes, mesh, checkpoint_step)
   if reuse and (saved := saved_result(workdir, config, step)) is not None:
     return saved
-  evaluator = Evaluator(model, source, mesh, config)
+  evaluator = Evaluator(model, source, mesh, config.eval, config.inference)
   result = evaluator.run(variables)
   write_result(workdir, result, config, step)
   name = os.path.splitext(result_file(workdir, config.data))[0]  # eval, eval_B_val, ...

@@ -1,4 +1,9 @@
-"""Metrics to WORKDIR/metrics.jsonl (one JSON object per line) and TensorBoard."""
+"""Metrics to WORKDIR/metrics.jsonl (one JSON object per line) and TensorBoard, and back.
+
+  MetricWriter   writes them (process 0)
+  read_metrics   every record of a run's metrics.jsonl
+  eval_curve     [(step, eval mIoU)] of a run
+"""
 import json
 import math
 import os
@@ -69,3 +74,16 @@ def _plain(value):
   if hasattr(value, 'item'):
     value = value.item()
   return value
+
+
+def read_metrics(workdir):
+  """Every record of WORKDIR/metrics.jsonl, in order; [] before the first write."""
+  path = epath.Path(workdir) / 'metrics.jsonl'
+  if not path.exists():
+    return []
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def eval_curve(workdir):
+  """[(step, eval mIoU)] of the run in WORKDIR."""
+  return [(r['step'], r['eval_miou']) for r in read_metrics(workdir) if 'eval_miou' in r]

@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import time
 
 from absl import flags
 from absl import logging
@@ -30,16 +29,17 @@ from stseg_jax import cli
 from stseg_jax import config_check
 from stseg_jax import errors
 from stseg_jax import inference
+from stseg_jax import progress as progress_lib
 from stseg_jax import sharding
-from stseg_jax import state
+from stseg_jax import train_state
 from stseg_jax import visualize
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
-from stseg_jax.data import pseudo_example
-from stseg_jax.data import pseudo_manifest
-from stseg_jax.data import pseudo_records
 from stseg_jax.data import sources
-from stseg_jax.data.labels import IGNORE_LABEL
+from stseg_jax.data.pseudo import example as pseudo_example
+from stseg_jax.data.pseudo import filters
+from stseg_jax.data.pseudo import manifest as pseudo_manifest
+from stseg_jax.data.pseudo import records as pseudo_records
 
 
 def unlabeled_data_config(config):
@@ -63,8 +63,9 @@ def label_image(probs, num_classes, confidence_threshold=0.0, topk=0):
   pixels ignored if asked), confidence, centroids, and the `topk` most likely
   classes with their probabilities (or None)."""
   label, confidence = probs.argmax(-1).astype(np.uint8), probs.max(-1)
-  if confidence_threshold:
-    label = np.where(confidence < confidence_threshold, IGNORE_LABEL, label).astype(np.uint8)
+  if confidence_threshold:  # the student's confidence filter, applied when labelling
+    keep = filters.confidence_at_least(None, num_classes, confidence_threshold)
+    label = filters.apply(label, keep({'label': label, 'confidence': confidence}))
   soft = None
   if topk:
     indices = np.argsort(-probs, axis=-1)[..., :topk]
@@ -89,25 +90,6 @@ def _labelled(predictor, source, taught, indices, config, workdir):
         visualize.save_examples(os.path.join(workdir, 'visuals'), [example['image']],
                                 [labelled[0]], [example['id']], visualize.palette_of(taught))
       yield example, labelled
-
-
-class _Progress:
-  """About ten console lines over a job's shards, with an ETA."""
-
-  def __init__(self, num_shards):
-    self.num_shards, self.done, self.images = num_shards, 0, 0
-    self.every = max(1, math.ceil(num_shards / 10))
-    self.start = time.time()
-
-  def shard_done(self, num_images):
-    self.done += 1
-    self.images += num_images
-    if self.done % self.every and self.done != self.num_shards:
-      return
-    seconds = time.time() - self.start
-    logging.info('pseudo labels: %d of %d shards (%d images) in %.0f s, ETA %.0f s', self.done,
-                 self.num_shards, self.images, seconds,
-                 seconds / self.done * (self.num_shards - self.done))
 
 
 def config_hash(config):
@@ -172,7 +154,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   taught = sources.open_source(config.data, config.data.eval_split, labels=False)
   # Each process predicts its own shards on its own devices: no collectives.
   mesh = sharding.make_mesh(jax.local_devices())
-  model, variables, step = state.restore(teacher_workdir, taught.num_classes, mesh,
+  model, variables, step = train_state.restore(teacher_workdir, taught.num_classes, mesh,
                                          teacher_step)
   # The labelling recipe (pseudo_label.inference: the paper's is multi-scale
   # and flipped), apart from how models are scored (config.inference).
@@ -189,7 +171,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
           if not pseudo_records.shard_is_complete(paths[s], ranges[s][1] - ranges[s][0])]
   if len(todo) < len(mine):
     logging.info('%d of %d shards already complete, skipped', len(mine) - len(todo), len(mine))
-  progress = _Progress(len(todo))
+  progress, images = progress_lib.Progress(len(todo), lines=10), 0
   for shard in todo:
     records = [pseudo_example.encode_example(
         example['id'], example.get('path', ''), label, teacher_step=step,
@@ -197,19 +179,21 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
                for example, (label, confidence, found, soft)
                in _labelled(predictor, source, taught, range(*ranges[shard]), config, workdir)]
     pseudo_records.write_shard(paths[shard], records)
-    progress.shard_done(len(records))
+    images += len(records)
+    progress.advance(progress.done + 1)
+    if progress.show:
+      logging.info('pseudo labels: %d of %d shards (%d images) in %.0f s, ETA %.0f s',
+                   progress.done, progress.total, images, progress.elapsed, progress.eta)
   multihost_utils.sync_global_devices('pseudo_label: shards written')
   if jax.process_index() == 0:
-    manifest = {
-        'name': p.name, 'class_names': list(taught.class_names),
-        'teacher': made_by['teacher'],
-        'config_hash': config_hash(config), 'soft_topk': p.soft_topk,
-        'source': {'data': unlabeled_data_config(config).to_dict(),
-                   'split': config.unlabeled.split, 'num_images': len(source)},
-        'shards': [{'file': pseudo_records.shard_name(p.name, s, len(ranges)),
-                    'records': end - begin, 'start': begin}
-                   for s, (begin, end) in enumerate(ranges)],
-    }
+    manifest = pseudo_manifest.Manifest(
+        name=p.name, class_names=tuple(taught.class_names), teacher=made_by['teacher'],
+        config_hash=config_hash(config), soft_topk=p.soft_topk,
+        source={'data': unlabeled_data_config(config).to_dict(),
+                'split': config.unlabeled.split, 'num_images': len(source)},
+        shards=tuple({'file': pseudo_records.shard_name(p.name, s, len(ranges)),
+                      'records': end - begin, 'start': begin}
+                     for s, (begin, end) in enumerate(ranges)))
     pseudo_manifest.write_manifest(out_dir, manifest)
     logging.info('Wrote %d pseudo labels in %d shards to %s', len(source), len(ranges),
                  out_dir)

@@ -6,8 +6,8 @@ Where the unlabeled images do have labels (a `_unlabeled` split of a labeled
 dataset, synthetic scenes), the workflow never reads them; this job does, to
 measure what the student will be taught. WORKDIR is a pseudo_label workdir.
 Writes WORKDIR/pseudo_quality.json with, for the labels as stored and for each
-pixel filter the student can apply (a confidence threshold, class-balanced
-thresholds):
+pixel filter the student can apply (data/pseudo/filters.py: a confidence
+threshold, class-balanced thresholds):
 
 - IoU per class and mIoU of the kept pseudo pixels against the truth, pixel
   accuracy, and the share of the truth's pixels kept;
@@ -23,22 +23,16 @@ from stseg_jax import cli
 from stseg_jax import errors
 from stseg_jax import metrics
 from stseg_jax import workdir as workdir_lib
-from stseg_jax.data import pseudo_example
-from stseg_jax.data import pseudo_records
-from stseg_jax.data import pseudo_source
+from stseg_jax.data.pseudo import example as pseudo_example
+from stseg_jax.data.pseudo import filters
+from stseg_jax.data.pseudo import records as pseudo_records
+from stseg_jax.data.pseudo import source as pseudo_source
 
-FILTERS = {'all': {}, 'confidence_70': {'confidence': 0.7},
-           'confidence_90': {'confidence': 0.9}, 'class_keep_half': {'class_keep': 0.5}}
+# The filters scored: none, then each of filters.FILTERS at the values the
+# student is most often given ({filter name: value}).
+VARIANTS = {'all': {}, 'confidence_70': {'confidence': 0.7}, 'confidence_90': {'confidence': 0.9},
+            'class_keep_half': {'class_keep': 0.5}}
 MIN_PIXELS = (0, 16, 64, 256)
-
-
-def thresholds_for(records, num_classes, spec):
-  """Per-class confidence floors of a filter, or None to keep every pixel."""
-  if not spec:
-    return None
-  if 'confidence' in spec:
-    return np.full(num_classes, spec['confidence'], np.float32)
-  return pseudo_source.class_thresholds(records, num_classes, spec['class_keep'])
 
 
 def centroid_hits(data, truth, min_pixels):
@@ -54,8 +48,8 @@ def centroid_hits(data, truth, min_pixels):
 
 def score(records, truth_source, class_names):
   n = len(class_names)
-  floors = {name: thresholds_for(records, n, spec) for name, spec in FILTERS.items()}
-  cms = {name: np.zeros((n, n), np.int64) for name in FILTERS}
+  keeps = {name: filters.combined(records, n, spec) for name, spec in VARIANTS.items()}
+  cms = {name: np.zeros((n, n), np.int64) for name in VARIANTS}
   truth_pixels, pseudo_pixels = np.zeros(n, np.int64), np.zeros(n, np.int64)
   centroids = {m: [0, 0] for m in MIN_PIXELS}
   if len(records) != len(truth_source):
@@ -69,9 +63,8 @@ def score(records, truth_source, class_names):
     gt = truth['label']
     truth_pixels += np.bincount(gt[gt < n].ravel(), minlength=n)[:n]
     pseudo_pixels += np.bincount(record['label'][record['label'] < n].ravel(), minlength=n)[:n]
-    for name in FILTERS:
-      label = record['label'] if floors[name] is None else pseudo_source.keep_confident(
-          record['label'], record['confidence'], floors[name])
+    for name, keep in keeps.items():
+      label = record['label'] if keep is None else filters.apply(record['label'], keep(record))
       cms[name] += np.asarray(metrics.confusion_matrix(label, gt, n), np.int64)
     data = records.record(i)
     for m in MIN_PIXELS:
@@ -84,7 +77,7 @@ def score(records, truth_source, class_names):
     s = metrics.summarize(cm, class_names)
     s.pop('confusion_matrix')
     s['kept_fraction'] = s['num_pixels'] / valid if valid else float('nan')
-    s['thresholds'] = None if floors[name] is None else [float(f) for f in floors[name]]
+    s['filter'] = VARIANTS[name]
     result['filters'][name] = s
   for c, name in enumerate(class_names):
     result['class_share'][name] = {'truth': float(truth_pixels[c] / max(valid, 1)),

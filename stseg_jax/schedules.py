@@ -12,9 +12,6 @@ import dataclasses
 from stseg_jax import errors
 from stseg_jax.optim import poly_lr  # noqa: F401  One formula for the optimizer and here.
 
-SCHEDULES = ('constant', 'coarse2fine', 'fine2coarse', 'coarse2fine+', 'fine2coarse+')
-
-
 def _blocks(num_epochs, sizes):
   """Ascending sizes, each held for an equal run of epochs; spare epochs go to the largest."""
   per, spare = divmod(num_epochs, len(sizes))
@@ -22,19 +19,16 @@ def _blocks(num_epochs, sizes):
   return [s for s, n in zip(sizes, counts) for _ in range(n)]
 
 
-def _schedule(name, num_epochs, sizes):
-  """The schedule without warm-up; sizes ascending."""
-  if name == 'constant':
-    return [sizes[-1]] * num_epochs
-  if name == 'coarse2fine':
-    return _blocks(num_epochs, sizes)
-  if name == 'fine2coarse':
-    return _blocks(num_epochs, sizes)[::-1]
-  if name == 'coarse2fine+':
-    return [sizes[e % len(sizes)] for e in range(num_epochs)]
-  if name == 'fine2coarse+':
-    return [sizes[-1 - e % len(sizes)] for e in range(num_epochs)]
-  raise ValueError(f'unknown crop schedule {name!r}; known: {", ".join(SCHEDULES)}')
+# name -> (num_epochs, ascending sizes) -> the crop of every epoch, warm-up aside
+# (see crop_schedule for what the paper says of each).
+SCHEDULES = {
+    'constant': lambda num_epochs, sizes: [sizes[-1]] * num_epochs,
+    'coarse2fine': _blocks,
+    'fine2coarse': lambda num_epochs, sizes: _blocks(num_epochs, sizes)[::-1],
+    'coarse2fine+': lambda num_epochs, sizes: [sizes[e % len(sizes)] for e in range(num_epochs)],
+    'fine2coarse+': lambda num_epochs, sizes: [sizes[-1 - e % len(sizes)]
+                                               for e in range(num_epochs)],
+}
 
 
 def crop_schedule(name, num_epochs, crop_sizes, warmup_epochs=0):
@@ -66,7 +60,9 @@ def crop_schedule(name, num_epochs, crop_sizes, warmup_epochs=0):
     raise ValueError('crop_sizes is empty')
   if not 0 <= warmup_epochs <= num_epochs:
     raise ValueError(f'warmup_epochs={warmup_epochs} not in [0, num_epochs={num_epochs}]')
-  return [sizes[-1]] * warmup_epochs + _schedule(name, num_epochs - warmup_epochs, sizes)
+  if name not in SCHEDULES:
+    raise ValueError(f'unknown crop schedule {name!r}; known: {", ".join(SCHEDULES)}')
+  return [sizes[-1]] * warmup_epochs + SCHEDULES[name](num_epochs - warmup_epochs, sizes)
 
 
 def batch_size_for_crop(crop, base_crop, base_batch, max_batch, multiple_of=1):

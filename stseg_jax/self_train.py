@@ -2,21 +2,13 @@
 
   python -m stseg_jax.self_train --config=configs/demo.py --workdir=DIR
 
-Stages, each in its own folder of DIR and each skipped when its output is
-complete, so rerunning after a crash continues where it stopped:
-  teacher/   trained on the labeled set                 (stseg_jax.train)
-  labels/    teacher's hard labels on the unlabeled set  (stseg_jax.pseudo_label)
-  student/   trained on real + pseudo labels             (stseg_jax.train)
-           or, with self_training.mode='pretrain_finetune' (paper Table 8),
-  student_pretrain/ on the pseudo labels alone, then student/ finetuned from
-           it on the real labels with the `config.finetune` overrides
-then both are evaluated on the same split: DIR/report.json and DIR/report.md.
-With a non-empty `config.target` (cross-domain, paper section 3.4), two more
-stages finetune on the target's labels (e.g. a k-shot split of another domain,
-new classes re-initialised) and are compared on the target's eval split:
-  target_from_teacher/  from the source-only teacher (plain finetuning)
-  target_from_student/  from the self-trained student
-With `self_training.loops` > 1 the student becomes the next loop's teacher.
+Runs the stages of stseg_jax/stages.py, each in its own folder of DIR and
+each skipped when complete under the same config (a rerun under another
+stops naming the change), so rerunning after a crash continues where it
+stopped: teacher/, oracle/ and the gates, labels/, student/ (or
+student_pretrain/ then student/), control/, target_from_*/. Then the teacher,
+the student, and the control and oracle where they ran are evaluated on the
+same split (and on data.test_split): DIR/report.json, DIR/report.md, miou.png.
 
 The config is a training config for the teacher plus `config.student`, a
 partial config whose fields override the teacher's for the student. Its
@@ -37,58 +29,14 @@ from stseg_jax import config_check
 from stseg_jax import errors
 from stseg_jax import evaluate
 from stseg_jax import gates
+from stseg_jax import metric_writer
 from stseg_jax import pseudo_label
+from stseg_jax import stages as stages_lib
 from stseg_jax import train
 from stseg_jax import visualize
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import mixture
 from stseg_jax.data import sources
-
-
-def merged(base, overrides):
-  """A copy of `base` with every field set in `overrides` replaced, recursively."""
-  out = ml_collections.ConfigDict(base.to_dict())
-  def apply(target, source):
-    for key, value in source.items():
-      if isinstance(value, ml_collections.ConfigDict) and key in target:
-        apply(target[key], value)
-      else:
-        target[key] = value
-  apply(out, overrides)
-  return out
-
-
-def finetune_config(student, pretrain_dir, overrides):
-  """The finetuning stage: real labels only, weights from `pretrain_dir`."""
-  config = merged(student, overrides)
-  config.pseudo.dir = ''
-  config.train.init_from = pretrain_dir
-  return config
-
-
-def student_config(config, labels_dir, teacher_workdir=''):
-  """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo labels."""
-  student = merged(config, config.student)
-  model = config.student.get('model')
-  if model and model.get('name', config.model.name) != config.model.name:
-    # Another network (Table 3): its own model section, not the teacher's fields
-    # under another name (a Fast-SCNN has no backbone).
-    student.model = ml_collections.ConfigDict(model.to_dict())
-  if not student.pseudo.duplicate_real:
-    student.pseudo.dir = labels_dir
-    student.pseudo.teacher = teacher_workdir
-  if student.self_training.student_from_teacher:
-    student.train.init_from = teacher_workdir
-  return student
-
-
-def control_config(student):
-  """The duplicate-real control of a student: its recipe and steps with the real
-  labels repeated in place of the pseudo ones (strong augmentation included)."""
-  control = ml_collections.ConfigDict(student.to_dict())
-  control.pseudo.duplicate_real = True
-  control.pseudo.dir = control.pseudo.teacher = ''
-  return control
 
 
 # What the workflow does around a stage, not what the stage trains or labels (a
@@ -153,64 +101,45 @@ def _train_stage(name, path, config):
   return _stage(name, path, lambda: train.train_and_evaluate(config, path), config)
 
 
-def _gate_stages(config, workdir, teacher_dir):
-  """The oracle (if asked) and the gates, before any student; their timings."""
-  timings, oracle_dir = {}, None
-  if config.self_training.oracle_split:
-    oracle_dir = os.path.join(workdir, 'oracle')
-    real = sources.open_source(config.data, config.data.train_split)
-    items, _ = mixture.counts(config, len(real))
-    oracle = gates.oracle_config(config, items)
-    timings['oracle'] = _train_stage('oracle', oracle_dir, oracle)
+def _teacher_items(config):
+  """The teacher's items per epoch (the oracle trains as many)."""
+  real = sources.open_source(config.data, config.data.train_split)
+  return mixture.counts(config.train, config.pseudo, len(real))[0]
+
+
+def _run_stage(stage, workdir):
+  """Runs one stage of stages.stages unless complete; its seconds (None for the gates)."""
+  if stage.kind == stages_lib.TRAIN:
+    return _stage(stage.name, stage.path,
+                  lambda: train.train_and_evaluate(stage.config, stage.path), stage.config)
+  if stage.kind == stages_lib.PSEUDO_LABEL:
+    teacher = dict(stage.inputs)['teacher']
+    return _stage(stage.name, stage.path,
+                  lambda: pseudo_label.run(stage.config, stage.path, teacher), stage.config)
+  inputs = dict(stage.inputs)
   if not (epath.Path(workdir) / 'gates.json').exists():
-    gates.check(config, workdir, teacher_dir, oracle_dir)
-  return timings
+    miou_on = lambda run_dir, split: evaluate.evaluate_checkpoint(
+        evaluate.on_split(stage.config, split), run_dir, reuse=True)['miou']
+    gates.check(stage.config, workdir, inputs['teacher'], miou_on, inputs.get('oracle'))
+  return None
 
 
 def run(config, workdir):
-  """All stages of all loops; returns the report."""
+  """All stages of stages.stages(config); returns the report."""
   config_check.validate(config)
-  if merged(config, config.student).pseudo.soft and not config.pseudo_label.soft_topk:
+  if stages_lib.merged(config, config.student).pseudo.soft and not config.pseudo_label.soft_topk:
     raise errors.ConfigError('config.student.pseudo.soft needs soft labels: set '
                              'config.pseudo_label.soft_topk > 0 (e.g. 3)')
   epath.Path(workdir).mkdir(parents=True, exist_ok=True)
-  loops = config.self_training.loops
-  teacher_dir = os.path.join(workdir, 'teacher')
-  timings = {'teacher': _train_stage('teacher', teacher_dir, config)}
-  if config.self_training.gates:
-    timings.update(_gate_stages(config, workdir, teacher_dir))
-  teacher_config = config
-  for loop in range(loops):
-    suffix = '' if loops == 1 else f'_{loop + 1}'
-    labels_dir = os.path.join(workdir, 'labels' + suffix)
-    student_dir = os.path.join(workdir, 'student' + suffix)
-    student = student_config(config, labels_dir, workdir_lib.absolute(teacher_dir))
-    if student.pseudo.dir:  # the duplicate-real baseline needs no labels
-      timings['pseudo_label' + suffix] = _stage(
-          'pseudo_label' + suffix, labels_dir,
-          lambda: pseudo_label.run(teacher_config, labels_dir, teacher_dir), teacher_config)
-    if config.self_training.mode == 'pretrain_finetune':
-      pretrain_dir = student_dir + '_pretrain'
-      pretrain = merged(student, ml_collections.ConfigDict({'pseudo': {'only': True}}))
-      timings['student_pretrain' + suffix] = _train_stage(
-          'student_pretrain' + suffix, pretrain_dir, pretrain)
-      student = finetune_config(student, pretrain_dir, config.finetune)
-    timings['student' + suffix] = _train_stage('student' + suffix, student_dir, student)
-    if config.self_training.duplicate_real_control:
-      control, control_dir = control_config(student), os.path.join(workdir, 'control')
-      timings['control'] = _train_stage('control', control_dir, control)
-    teacher_dir, teacher_config = student_dir, student
-  target = config.target
-  if target:
-    starts = (('target_from_teacher', config, os.path.join(workdir, 'teacher')),
-              ('target_from_student', teacher_config, teacher_dir))
-    for name, base, start_dir in starts:
-      path = os.path.join(workdir, name)
-      target_config = finetune_config(base, workdir_lib.absolute(start_dir), target)
-      timings[name] = _train_stage(name, path, target_config)
-  report = make_report(config, workdir, teacher=os.path.join(workdir, 'teacher'),
-                       student=teacher_dir, timings=timings)
-  return report
+  items = _teacher_items(config) if stages_lib.needs_teacher_items(config) else None
+  workflow = stages_lib.stages(config, workdir_lib.absolute(workdir), items)
+  timings = {}
+  for stage in workflow:
+    seconds = _run_stage(stage, workdir)
+    if seconds is not None:
+      timings[stage.name] = seconds
+  return make_report(config, workdir, teacher=workflow[0].path,
+                     student=stages_lib.final_student(workflow).path, timings=timings)
 
 
 def _scores(runs, split=None):
@@ -254,7 +183,7 @@ def make_report(config, workdir, teacher, student, timings):
                             target['target_from_teacher']['miou'])
     report['target'] = target
   if jax.process_index() == 0:
-    visualize.plot_miou({name: visualize.eval_curve(path) for name, path in runs.items()},
+    visualize.plot_miou({name: metric_writer.eval_curve(path) for name, path in runs.items()},
                         os.path.join(workdir, 'miou.png'), f'{config.data.name} eval mIoU')
     (epath.Path(workdir) / 'report.json').write_text(json.dumps(report, indent=1))
     (epath.Path(workdir) / 'report.md').write_text(report_markdown(report))

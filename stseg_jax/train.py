@@ -7,9 +7,7 @@ import collections
 import functools
 import gc
 import json
-import math
 import os
-import time
 from concurrent import futures
 
 from absl import logging
@@ -31,9 +29,10 @@ from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import preemption as preemption_lib
 from stseg_jax import profiler as profiler_lib
+from stseg_jax import progress as progress_lib
 from stseg_jax import schedules
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
+from stseg_jax import train_state
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import centroids
 from stseg_jax.data import class_stats
@@ -68,7 +67,7 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
                                       outputs['logits'].shape[-1])
     exempt = None  # pixels OHEM keeps unranked: pseudo labels, unless loss.ohem_pseudo
     if (config.loss.ohem and not config.loss.ohem_pseudo and
-        mixture.second_stream(config) == mixture.PSEUDO):
+        mixture.second_stream(config.pseudo) == mixture.PSEUDO):
       exempt = jnp.broadcast_to(batch['second'][:, None, None] > 0, batch['label'].shape)
     loss = losses.segmentation_loss(
         outputs, batch['label'], ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
@@ -164,10 +163,10 @@ def _train_and_evaluate(config, workdir):
 
   real = sources.open_source(config.data, config.data.train_split)
   config_check.check_crop_fits(config, sources.largest_image_side(real), config.data.train_split)
-  mix = mixture.open_mixture(config, real)
+  mix = mixture.open_mixture(config.train, config.pseudo, config.data, real)
   eval_source = sources.open_source(config.data, config.data.eval_split,
                                     instances=config.eval.instance_metrics)
-  model = state_lib.create_model(config.model, real.num_classes)
+  model = models.from_config(config.model, real.num_classes)
   plan = schedules.make_plan(config.train, mix.items_per_epoch, jax.device_count())
   total_steps = sum(p.steps for p in plan)
   total_images = sharding.to_replicated(np.int32(sum(p.steps * p.batch_size for p in plan)),
@@ -182,7 +181,7 @@ def _train_and_evaluate(config, workdir):
   step_fn = make_step_fn(config, model, tx, mesh, class_weights)
   executor = futures.ThreadPoolExecutor(max_workers=1)
   compiled = compile_buckets(step_fn, state, plan, mesh, executor, mix.soft_k)
-  evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config)
+  evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config.eval, config.inference)
   writer = metric_writer.MetricWriter(workdir, resumed_step=int(state.step))
 
   preemption = preemption_lib.Preemption()
@@ -190,7 +189,7 @@ def _train_and_evaluate(config, workdir):
                                    int(state.step))
   step = int(state.step)
   end_step = min(config.train.stop_at_step or total_steps, total_steps)
-  pending, progress = [], Progress(writer, total_steps, step, config.log_every)
+  pending, progress = [], progress_lib.Progress(total_steps, step, every=config.log_every)
   batches = _on_devices(_train_batches(config, plan, mix, indexes, step), mesh)
   try:
     for p, batch in batches:
@@ -201,7 +200,7 @@ def _train_and_evaluate(config, workdir):
       step += 1
       pending.append(metrics)
       if step % config.log_every == 0 or step == end_step:
-        progress.log(step, pending, p, last=step == end_step)
+        _log_interval(progress, writer, step, pending, p, last=step == end_step)
         pending = []
       if step % config.eval_every == 0 or step == total_steps:
         _evaluate(evaluator, state, writer, workdir, config, step, step == total_steps)
@@ -211,16 +210,7 @@ def _train_and_evaluate(config, workdir):
         checkpoints.save(mngr, state)
       if preempted:
         raise workdir_lib.Preempted.at_step(workdir, step, total_steps)
-    if step == total_steps and not _evaluated_at(workdir, config, step):
-      # Every step was trained but the final evaluation is missing: it failed
-      # (a bad val image, since fixed) or the job died before it. A run is
-      # finished when its outputs are.
-      logging.info('Evaluating the final step %d (its evaluation had not finished)', step)
-      _evaluate(evaluator, state, writer, workdir, config, step, final=True)
-    elif step < total_steps:  # not finished, so neither exit 0 nor a finished stage
-      raise workdir_lib.Preempted.at_step(workdir, step, total_steps,
-                                          'train.stop_at_step reached')
-    evaluate_lib.score_held_out(model, state.variables, mesh, config, workdir, step)
+    _finish(evaluator, state, writer, workdir, config, step, total_steps, model, mesh)
   except workdir_lib.Preempted:
     mngr.wait_until_finished()
     raise
@@ -238,10 +228,24 @@ def _train_and_evaluate(config, workdir):
   return state
 
 
+def _finish(evaluator, state, writer, workdir, config, step, total_steps, model, mesh):
+  """After the loop: the final evaluation if it is missing, the held-out split's
+  score; a run stopped short of its steps raises workdir.Preempted."""
+  if step < total_steps:  # not finished, so neither exit 0 nor a finished stage
+    raise workdir_lib.Preempted.at_step(workdir, step, total_steps, 'train.stop_at_step reached')
+  if not _evaluated_at(workdir, config, step):
+    # Every step was trained but the final evaluation is missing: it failed
+    # (a bad val image, since fixed) or the job died before it. A run is
+    # finished when its outputs are.
+    logging.info('Evaluating the final step %d (its evaluation had not finished)', step)
+    _evaluate(evaluator, state, writer, workdir, config, step, final=True)
+  evaluate_lib.score_held_out(model, state.variables, mesh, config, workdir, step)
+
+
 def _initial_state(config, model, tx, mesh, mngr):
   """The newest readable checkpoint's state, else a fresh one (from
   config.train.init_from's weights if set)."""
-  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh,
+  state = train_state.create_train_state(model, tx, jax.random.key(config.seed), mesh,
                                        config.model.pretrained, config.model.get('backbone'))
   restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True,
                                  restart_if_unreadable=config.resume_anyway)
@@ -249,7 +253,7 @@ def _initial_state(config, model, tx, mesh, mngr):
     logging.info('Resumed from step %d', int(restored.step))
     return restored
   if config.train.init_from:
-    return state_lib.init_from_checkpoint(state, config.train.init_from, mesh)
+    return train_state.init_from_checkpoint(state, config.train.init_from, mesh)
   return state
 
 
@@ -324,7 +328,7 @@ def _train_batches(config, plan, mix, indexes, step):
         mix.sources, mixture.epoch_items(mix, indexes, config.seed, epoch), crop=p.crop,
         global_batch=p.batch_size, seed=config.seed, epoch=epoch,
         options=pipeline.AugmentOptions.from_config(config.augment),
-        second_options=pipeline.second_stream_augment_options(config),
+        second_options=pipeline.second_stream_augment_options(config.augment, config.pseudo),
         second_sources=mix.second_positions,
         start_batch=start_batch if epoch == first_epoch else 0,
         num_workers=config.data.num_workers, soft_k=mix.soft_k)
@@ -336,43 +340,21 @@ def _train_batches(config, plan, mix, indexes, step):
       iterator.close()
 
 
-class Progress:
-  """Each interval's training metrics into metrics.jsonl, and console lines with an ETA.
-
-  Every `log_every` steps go to metrics.jsonl; the console gets a line at a
-  multiple of them, about CONSOLE_LINES a run, and at the last step. The ETA
-  uses a moving average of the step time: one interval alone jumps between
-  seconds and minutes when the input pipeline stalls.
-  """
-  SMOOTHING = 0.3  # weight of the newest interval
-  CONSOLE_LINES = 20
-
-  def __init__(self, writer, total_steps, step, log_every):
-    self.writer, self.total_steps = writer, total_steps
-    self.start = self.last_time = time.time()
-    self.last_step, self.seconds_per_step = step, None
-    self.console_every = log_every * max(1, math.ceil(total_steps / self.CONSOLE_LINES / log_every))
-
-  def log(self, step, pending, p, last=False):
-    """Fetches the metrics (the loop's only host sync), checks and writes them."""
-    values = jax.device_get(pending)
-    for offset, v in enumerate(values):
-      _check_finite(v, step - len(values) + offset + 1)
-    now = time.time()
-    interval = (now - self.last_time) / max(step - self.last_step, 1)
-    self.seconds_per_step = interval if self.seconds_per_step is None else (
-        self.SMOOTHING * interval + (1 - self.SMOOTHING) * self.seconds_per_step)
-    self.last_time, self.last_step = now, step
-    record = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
-    record.update(crop=p.crop, batch_size=p.batch_size, images_per_sec=p.batch_size / interval)
-    self.writer.write(step, record)
-    if step % self.console_every and not last:
-      return
-    eta = (self.total_steps - step) * self.seconds_per_step
+def _log_interval(progress, writer, step, pending, p, last):
+  """Fetches the interval's metrics (the loop's only host sync), checks them, writes
+  them to metrics.jsonl and, about 20 times a run, a console line."""
+  values = jax.device_get(pending)
+  for offset, v in enumerate(values):
+    _check_finite(v, step - len(values) + offset + 1)
+  interval = progress.advance(step)
+  record = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+  record.update(crop=p.crop, batch_size=p.batch_size, images_per_sec=p.batch_size / interval)
+  writer.write(step, record)
+  if progress.show or last:
     logging.info('step %d/%d  loss %.4f  lr %.5f  crop %d  batch %d  %.1f img/s  '
-                 'elapsed %.0fs  ETA %.0fs', step, self.total_steps, record['loss'],
+                 'elapsed %.0fs  ETA %.0fs', step, progress.total, record['loss'],
                  record['lr'], p.crop, p.batch_size, record['images_per_sec'],
-                 now - self.start, eta)
+                 progress.elapsed, progress.eta)
 
 
 def loss_class_weights(config, source, workdir):

@@ -3,25 +3,20 @@ and mIoU over training steps.
 
   save_examples: one PNG per image, [image | prediction over image | ground truth | prediction]
     (without ground truth, e.g. pseudo labels: [image | label over image | label])
-  plot_miou: eval mIoU vs step of one or more runs (their metrics.jsonl), as a PNG
+  plot_miou: eval mIoU vs step of one or more runs (metric_writer.eval_curve), as a PNG
 """
-import json
 import os
 
 from etils import epath
 import numpy as np
 from PIL import Image
 
-from stseg_jax.data import palette as palette_lib
 from stseg_jax.data.labels import IGNORE_LABEL
 
 
 def palette_of(source):
-  """(K, 3) uint8 class colours: the source's own, else the Cityscapes train-id colours."""
-  own = getattr(source, 'palette', None)
-  if own is not None:
-    return np.asarray(own, np.uint8)
-  return np.concatenate([palette_lib.PALETTE, palette_lib.EXTRA_PALETTE])
+  """(K, 3) uint8 class colours of a source (every dataset class has its `palette`)."""
+  return np.asarray(source.palette, np.uint8)
 
 
 def colorize(label, palette):
@@ -57,15 +52,6 @@ def save_examples(directory, images, predictions, ids, palette, labels=None):
       Image.fromarray(example_strip(image, prediction, palette, label)).save(f, format='PNG')
     paths.append(path)
   return paths
-
-
-def eval_curve(workdir):
-  """[(step, eval mIoU)] from WORKDIR/metrics.jsonl."""
-  path = epath.Path(workdir) / 'metrics.jsonl'
-  if not path.exists():
-    return []
-  records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-  return [(r['step'], r['eval_miou']) for r in records if 'eval_miou' in r]
 
 
 def plot_miou(curves, path, title='eval mIoU'):

@@ -28,11 +28,13 @@ from stseg_jax import ablation
 from stseg_jax import config_check
 from stseg_jax import errors
 from stseg_jax import inference
+from stseg_jax import models
 from stseg_jax import schedules
 from stseg_jax import self_train
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
+from stseg_jax import stages
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax.data import camvid
 from stseg_jax.data import cityscapes
 from stseg_jax.data import mixture
@@ -62,11 +64,11 @@ def test_config_builds(name):
   config_check.validate(config)
   source = sources.open_source(config.data, config.data.train_split)
   assert len(source) > 0
-  model = state_lib.create_model(config.model, source.num_classes)
+  model = models.from_config(config.model, source.num_classes)
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)),
                                              train=False))
   assert 'params' in shapes
-  plan = schedules.make_plan(config.train, sum(mixture.counts(config, len(source))),
+  plan = schedules.make_plan(config.train, sum(mixture.counts(config.train, config.pseudo, len(source))),
                              jax.device_count())
   assert len(plan) == config.train.num_epochs and all(p.steps > 0 for p in plan)
 
@@ -111,28 +113,16 @@ def _data_spec(data):
 
 
 def _stages(config):
-  """(name, config) of every training stage the config's job runs."""
+  """(name, config) of every training stage the config's job runs (stseg_jax/stages.py)."""
   if 'student' not in config or not (config.student or config.target):
     return [('train', config)]
-  stages = [('teacher', config)]
-  teacher = config
-  for loop in range(config.self_training.loops):
-    student = self_train.student_config(config, f'/labels_{loop}', '/teacher')
-    if config.self_training.mode == 'pretrain_finetune':
-      stages.append(('student_pretrain', self_train.merged(
-          student, ml_collections.ConfigDict({'pseudo': {'only': True}}))))
-      student = self_train.finetune_config(student, '/pretrain', config.finetune)
-    stages.append((f'student_{loop}', student))
-    teacher = student
-  if config.target:
-    for name, base in (('target_from_teacher', config), ('target_from_student', teacher)):
-      stages.append((name, self_train.finetune_config(base, '/start', config.target)))
-  return stages
+  return [(s.name, s.config) for s in stages.stages(config, '/w', teacher_items=8)
+          if s.kind == stages.TRAIN]
 
 
 @functools.lru_cache(maxsize=None)
 def _param_shapes(model_json, num_classes):
-  model = state_lib.create_model(ml_collections.ConfigDict(json.loads(model_json)), num_classes)
+  model = models.from_config(ml_collections.ConfigDict(json.loads(model_json)), num_classes)
   return jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)),
                                            train=False))
 
@@ -159,8 +149,8 @@ def _check_stage(stage, tmp_path):
   config_check.check_crop_fits(stage, side, stage.data.train_split)
   shapes = _param_shapes(json.dumps(stage.model.to_dict(), sort_keys=True), classes)
   assert shapes['params'], stage.model
-  second = mixture.second_stream(stage)
-  items = sum(mixture.counts(stage, images, second))
+  second = mixture.second_stream(stage.pseudo)
+  items = sum(mixture.counts(stage.train, stage.pseudo, images, second))
   soft_k = stage.pseudo_label.soft_topk if stage.pseudo.soft else 0
   mesh = sharding.make_mesh()
   for devices in (jax.device_count(), 16):  # the test's 8 CPU devices, and a 16-chip slice
@@ -203,10 +193,10 @@ def test_the_unlabeled_set_exists_and_the_teacher_labels_it_in_its_own_classes(n
 
 def test_a_student_of_another_network_gets_its_own_model_section():
   config = _module('cityscapes_students').get_config('ratio7,fast_scnn')
-  student = self_train.student_config(config, '/labels', '/teacher')
+  student = stages.student_config(config, '/labels', '/teacher')
   assert student.model.to_dict() == {'name': 'fast_scnn', 'pretrained': '', 'dtype': 'bfloat16'}
   same = _module('cityscapes_students').get_config('ratio7,teacher_b')
-  assert self_train.student_config(same, '/l').model.backbone == 'resnext50_32x4d'
+  assert stages.student_config(same, '/l').model.backbone == 'resnext50_32x4d'
 
 
 def test_unknown_argument_names_the_file_and_the_tokens():

@@ -195,14 +195,14 @@ def test_load_wideresnet38_names(monkeypatch):
 def test_config_option_loads_backbone_at_init(tmp_path):
   """config.model.pretrained fills the segmentation model's backbone at init."""
   import ml_collections  # pylint: disable=g-import-not-at-top
-  from stseg_jax import optim, sharding, state as state_lib  # pylint: disable=g-import-not-at-top
+  from stseg_jax import models, optim, sharding, train_state  # pylint: disable=g-import-not-at-top
   sd = fake_torchvision_state_dict(resnet.resnet50(output_stride=16))
   np.savez(tmp_path / 'r50.npz', **sd)
   model_config = ml_collections.ConfigDict(dict(
       name='deeplabv3plus', backbone='resnet50', output_stride=16,
       pretrained=str(tmp_path / 'r50.npz')))
-  model = state_lib.create_model(model_config, num_classes=5)
-  state = state_lib.create_train_state(model, optim.sgd_direction(), jax.random.key(0),
+  model = models.from_config(model_config, num_classes=5)
+  state = train_state.create_train_state(model, optim.sgd_direction(), jax.random.key(0),
                                        sharding.make_mesh(jax.devices()[:1]),
                                        model_config.pretrained, model_config.backbone)
   np.testing.assert_array_equal(state.params['backbone']['conv1']['kernel'],

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from stseg_jax import checkpoints
+from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax import workdir as workdir_lib
 from test_camvid import make_root
 from test_train import relative_error, tiny_config
@@ -37,8 +38,8 @@ def _config():
 
 
 def _restored_params(workdir):
-  model = state_lib.create_model(_config().model, 19)
-  state = state_lib.create_train_state(model, optim.sgd_direction(), jax.random.key(0),
+  model = models.from_config(_config().model, 19)
+  state = train_state.create_train_state(model, optim.sgd_direction(), jax.random.key(0),
                                        sharding.make_mesh())
   mngr = checkpoints.manager(workdir)
   return mngr.latest_step(), checkpoints.restore(mngr, checkpoints.abstract(state)).params

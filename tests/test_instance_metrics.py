@@ -168,7 +168,8 @@ def test_evaluate_reports_iiou_of_its_own_predictions(tmp_path):
   model = _PixelModel()
   variables = {'params': model.init(jax.random.key(1), jnp.zeros((1, 8, 16, 3)))['params'],
                'batch_stats': {}}
-  result = evaluate.Evaluator(model, source, sharding.make_mesh(), config).run(variables)
+  result = evaluate.Evaluator(model, source, sharding.make_mesh(), config.eval,
+                              config.inference).run(variables)
 
   expected = instance_metrics.InstanceAccumulator()
   for i in range(len(source)):

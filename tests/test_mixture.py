@@ -33,12 +33,12 @@ def test_pseudo_only_draws_the_second_stream_as_joint_training_does():
 def test_counts_and_the_second_stream():
   config = tiny_config()
   config.train.epoch_items, config.pseudo.ratio = 0, 0.5
-  assert mixture.second_stream(config) is None
-  assert mixture.counts(config, 3) == (3, 0)
+  assert mixture.second_stream(config.pseudo) is None
+  assert mixture.counts(config.train, config.pseudo, 3) == (3, 0)
   config.pseudo.dir = '/labels'
-  assert mixture.second_stream(config) == mixture.PSEUDO
-  assert mixture.counts(config, 3, mixture.PSEUDO) == (3, 2)  # 1.5 rounds up
+  assert mixture.second_stream(config.pseudo) == mixture.PSEUDO
+  assert mixture.counts(config.train, config.pseudo, 3, mixture.PSEUDO) == (3, 2)  # 1.5 rounds up
   config.pseudo.only = True
-  assert mixture.counts(config, 3, mixture.PSEUDO) == (0, 2)
+  assert mixture.counts(config.train, config.pseudo, 3, mixture.PSEUDO) == (0, 2)
   config.pseudo.dir, config.pseudo.duplicate_real = '', True
-  assert mixture.second_stream(config) == mixture.DUPLICATE_REAL
+  assert mixture.second_stream(config.pseudo) == mixture.DUPLICATE_REAL

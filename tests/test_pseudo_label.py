@@ -15,10 +15,11 @@ import pytest
 from stseg_jax import ablation
 from stseg_jax import pseudo_label
 from stseg_jax import self_train
+from stseg_jax import stages
 from stseg_jax import train
-from stseg_jax.data import pseudo_example
-from stseg_jax.data import pseudo_manifest
-from stseg_jax.data import pseudo_records
+from stseg_jax.data.pseudo import example as pseudo_example
+from stseg_jax.data.pseudo import manifest as pseudo_manifest
+from stseg_jax.data.pseudo import records as pseudo_records
 from test_camvid import make_root
 from test_train import tiny_config
 
@@ -91,10 +92,10 @@ def test_one_and_two_processes_write_identical_labels(teacher, tmp_path):
   labels1, manifest1 = _labels(one)
   labels2, manifest2 = _labels(two)
   assert len(labels1) == 10 and labels1 == labels2  # byte-equal records
-  assert manifest1['shards'] == manifest2['shards']
-  assert [s['records'] for s in manifest1['shards']] == [3, 3, 3, 1]
-  assert manifest1['class_names'][0] == 'road'
-  assert manifest1['teacher']['step'] == 4
+  assert manifest1.shards == manifest2.shards
+  assert [s['records'] for s in manifest1.shards] == [3, 3, 3, 1]
+  assert manifest1.class_names[0] == 'road'
+  assert manifest1.teacher['step'] == 4
 
 
 def test_command_line_labels_with_a_teacher_workdir(teacher, tmp_path):
@@ -107,7 +108,7 @@ def test_command_line_labels_with_a_teacher_workdir(teacher, tmp_path):
       cwd=REPO, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   labels, manifest = _labels(str(tmp_path))
-  assert len(labels) == 3 and manifest['teacher']['step'] == 4
+  assert len(labels) == 3 and manifest.teacher['step'] == 4
 
 
 def test_killed_job_resumes_without_duplicates(teacher, tmp_path):
@@ -124,7 +125,7 @@ def test_killed_job_resumes_without_duplicates(teacher, tmp_path):
   assert not os.path.exists(pseudo_manifest.manifest_path(pseudo_dir, 'pseudo'))
   _wait(_start(workdir, teacher, processes=1, images=60))
   labels, manifest = _labels(workdir)
-  assert len(labels) == 60 == sum(s['records'] for s in manifest['shards'])
+  assert len(labels) == 60 == sum(s['records'] for s in manifest.shards)
   assert not [f for f in os.listdir(pseudo_dir) if '.tmp' in f]
   reference = str(tmp_path / 'reference')
   _wait(_start(reference, teacher, processes=1, images=60))
@@ -243,7 +244,7 @@ def test_duplicate_real_baseline_doubles_the_real_items(tmp_path):
     train.train_and_evaluate(config, str(tmp_path / 'both'))
   st = _self_train_config()
   st.student.pseudo.duplicate_real = True
-  student = self_train.student_config(st, str(tmp_path / 'labels'), str(tmp_path / 'teacher'))
+  student = stages.student_config(st, str(tmp_path / 'labels'), str(tmp_path / 'teacher'))
   assert student.pseudo.duplicate_real and student.pseudo.dir == ''
 
 
@@ -262,14 +263,14 @@ def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
     assert {'lane marking', 'crosswalk'} <= set(target[name]['per_class_iou'])  # 21 classes
   manifest = json.load(open(pseudo_manifest.manifest_path(
       os.path.join(tmp_path, 'labels', 'pseudo'), 'pseudo')))
-  assert manifest['source']['data']['domain'] == 'B'  # the teacher labelled the target city
+  assert manifest.source['data']['domain'] == 'B'  # the teacher labelled the target city
   assert 'Target domain' in open(tmp_path / 'report.md').read()
 
 
 def test_student_trains_on_soft_labels(teacher, tmp_path):
   """pseudo.soft: crops carry the teacher's top-K (one-hot for real crops) into the loss."""
   from stseg_jax.data import pipeline
-  from stseg_jax.data import pseudo_source
+  from stseg_jax.data.pseudo import source as pseudo_source
   from stseg_jax.data import sources
   labelling = labelling_config(num_images=4)
   labelling.pseudo_label.soft_topk = 2
@@ -277,7 +278,8 @@ def test_student_trains_on_soft_labels(teacher, tmp_path):
   config = tiny_config()
   config.pseudo.dir, config.pseudo.ratio, config.pseudo.soft = str(tmp_path / 'labels'), 1.0, True
   config.data.num_unlabeled = 4
-  source = pseudo_source.open_student_source(config, sources.open_source(config.data, "train"))
+  source = pseudo_source.open_student_source(config.pseudo, config.data,
+                                            sources.open_source(config.data, "train"))
   assert source.soft_k == 2
   transform = pipeline._TrainTransform((source,), 32, 0, 0, pipeline.AugmentOptions(), 2)
   crop = transform((0, 0, 1, None))
@@ -335,6 +337,6 @@ def test_a_teacher_labels_another_dataset_in_its_own_classes(teacher, tmp_path):
   out = os.path.join(tmp_path, 'labels')
   pseudo_label.run(config, out, teacher)
   labels, manifest = _labels(out)
-  assert len(labels) == 3 and len(manifest['class_names']) == 19
+  assert len(labels) == 3 and len(manifest.class_names) == 19
   source = pseudo_records.PseudoLabelSource(os.path.join(out, 'pseudo'), 'pseudo')
   assert source[0]['label'].shape == (64, 96) and source[0]['label'].max() < 19

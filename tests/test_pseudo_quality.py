@@ -4,8 +4,9 @@ import pytest
 
 from stseg_jax import errors
 from stseg_jax import pseudo_quality
-from stseg_jax.data import pseudo_example
-from stseg_jax.data import pseudo_records
+from stseg_jax.data.pseudo import example as pseudo_example
+from stseg_jax.data.pseudo import filters
+from stseg_jax.data.pseudo import records as pseudo_records
 
 # One 2x4 image, classes 0 and 1. The truth is 0 on the left half, 1 on the right.
 TRUTH = np.array([[0, 0, 1, 1],
@@ -54,7 +55,8 @@ def test_class_keep_half_keeps_each_classs_confident_half(records):
   half = result['filters']['class_keep_half']
   # Class 0's five pixels have confidences 1, 1, .8, .8, .2: its top half (3 of 5,
   # rounded up) lies at or above 0.8; class 1's three (1, 1, .8): 2 of 3, at 1.0.
-  assert half['thresholds'] == pytest.approx([0.8, 1.0], abs=1 / 255)
+  assert filters.class_thresholds(records, 2, 0.5) == pytest.approx([0.8, 1.0], abs=1 / 255)
+  assert half['filter'] == {'class_keep': 0.5}
   assert half['kept_fraction'] == pytest.approx(6 / 8)
 
 

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from stseg_jax.data import centroids as centroids_lib
-from stseg_jax.data import pseudo_example as pe
-from stseg_jax.data import pseudo_manifest as pm
-from stseg_jax.data import pseudo_records as pr
-from stseg_jax.data import tfrecord
+from stseg_jax.data.pseudo import example as pe
+from stseg_jax.data.pseudo import manifest as pm
+from stseg_jax.data.pseudo import records as pr
+from stseg_jax.data.pseudo import tfrecord
 import standalone_tfrecord_reader as standalone  # tests/ is on sys.path under pytest
 
 H, W, K, C = 12, 16, 3, 5
@@ -86,8 +86,9 @@ def _write_set(directory, items_per_shard=(3, 2), name='coarse', manifest=True):
     shards.append({'file': file, 'records': count})
     start += count
   if manifest:
-    pm.write_manifest(directory, dict(name=name, class_names=list(CLASSES), teacher='ckpt/t-1',
-                                      config_hash='abc123', shards=shards))
+    pm.write_manifest(directory, pm.Manifest(name=name, class_names=CLASSES,
+                                             teacher={'workdir': 'ckpt/t-1'},
+                                             config_hash='abc123', shards=tuple(shards)))
   return items
 
 
@@ -128,8 +129,8 @@ def test_find_shards_needs_the_complete_set(tmp_path):
 def test_manifest_round_trip_and_validation(tmp_path):
   _write_set(str(tmp_path))
   m = pm.read_manifest(str(tmp_path), 'coarse')
-  assert m['teacher'] == 'ckpt/t-1' and m['shards'][1] == {'file': 'coarse-00001-of-00002.tfrecord',
-                                                           'records': 2}
+  assert m.teacher_workdir == 'ckpt/t-1' and m.shards[1] == {'file': 'coarse-00001-of-00002.tfrecord',
+                                                             'records': 2}
   pm.validate_manifest(m, CLASSES, 'ckpt/t-1')
   with pytest.raises(ValueError, match='class_names.*index 4'):
     pm.validate_manifest(m, CLASSES[:4] + ('rider',))
@@ -138,7 +139,13 @@ def test_manifest_round_trip_and_validation(tmp_path):
   with pytest.raises(ValueError, match="teacher 'ckpt/t-1'.*'ckpt/t-2'"):
     pm.validate_manifest(m, CLASSES, 'ckpt/t-2')
   with pytest.raises(ValueError, match='lacks keys'):
-    pm.write_manifest(str(tmp_path), {'name': 'x'})
+    pm.Manifest.from_dict({'name': 'x', 'format_version': 2})
+  # Version 1 files, with a bare teacher workdir, still read.
+  old = pm.Manifest.from_dict({'name': 'x', 'class_names': ['a'], 'teacher': 't', 'shards': [],
+                               'format_version': 1})
+  assert old.teacher == {'workdir': 't'} and old.soft_topk == 0
+  with pytest.raises(ValueError, match='format_version 7'):
+    pm.Manifest.from_dict({'format_version': 7})
   with pytest.raises(FileNotFoundError, match='no pseudo-label manifest'):
     pm.read_manifest(str(tmp_path), 'fine')
 
@@ -178,8 +185,8 @@ def test_source_loads_images_and_checks_counts(tmp_path):
   with pytest.raises(ValueError, match='num_classes'):
     src.centroid_index()
   shards = [{'file': pr.shard_name('coarse', s, 2), 'records': n} for s, n in ((0, 4), (1, 2))]
-  pm.write_manifest(str(tmp_path), dict(name='coarse', class_names=CLASSES, teacher='t',
-                                        shards=shards))
+  pm.write_manifest(str(tmp_path), pm.Manifest(name='coarse', class_names=CLASSES,
+                                               teacher={'workdir': 't'}, shards=tuple(shards)))
   with pytest.raises(ValueError, match='00000-of-00002.tfrecord: 3 records, the manifest says 4'):
     pr.PseudoLabelSource(str(tmp_path), 'coarse')
 
@@ -243,8 +250,8 @@ def test_manifest_teacher_reached_through_a_link_is_the_same(tmp_path):
   (tmp_path / 'run' / 'teacher').mkdir(parents=True)
   (tmp_path / 'variant').mkdir()
   os.symlink(tmp_path / 'run' / 'teacher', tmp_path / 'variant' / 'teacher')
-  m = {'teacher': {'workdir': str(tmp_path / 'run' / 'teacher'), 'step': 3},
-       'class_names': list(CLASSES)}
+  m = pm.Manifest(name='p', class_names=CLASSES, shards=(),
+                  teacher={'workdir': str(tmp_path / 'run' / 'teacher'), 'step': 3})
   pm.validate_manifest(m, CLASSES, str(tmp_path / 'variant' / 'teacher'))
   with pytest.raises(ValueError, match='is not the configured'):
     pm.validate_manifest(m, CLASSES, str(tmp_path / 'variant'))

@@ -1,10 +1,14 @@
-"""The student's pseudo-label source: id check, thresholds by hand, region minimum."""
+"""The student's pseudo-label source and its filters: id check, thresholds by hand, region
+minimum, and a filter added the way a newcomer would."""
+import ml_collections
 import numpy as np
 import pytest
 
 from stseg_jax import errors
-from stseg_jax.data import pseudo_example
-from stseg_jax.data import pseudo_source
+from stseg_jax.data.pseudo import example as pseudo_example
+from stseg_jax.data.pseudo import filters
+from stseg_jax.data.pseudo import manifest
+from stseg_jax.data.pseudo import source as pseudo_source
 
 
 class _Records:
@@ -12,7 +16,7 @@ class _Records:
 
   def __init__(self, records, class_names=('a', 'b', 'c')):
     self._records, self.class_names = records, class_names
-    self.manifest = {'soft_topk': 0}
+    self.manifest = manifest.Manifest(name='p', class_names=class_names, teacher={}, shards=())
 
   def __len__(self):
     return len(self._records)
@@ -33,15 +37,15 @@ def _images(*ids):
 def test_class_keep_fraction_keeps_each_classs_most_confident_half():
   records = _Records([_record('x', [[0, 0, 0, 0, 1, 1, 255]],
                               [[0.2, 0.4, 0.6, 0.8, 0.9, 0.5, 0.1]])])
-  np.testing.assert_allclose(pseudo_source.class_thresholds(records, 3, 0.5) * 255,
+  np.testing.assert_allclose(filters.class_thresholds(records, 3, 0.5) * 255,
                              [153, 230, 0])  # class 0: 0.6 and up; class 1: 0.9; class 2: none
-  source = pseudo_source.StudentPseudoSource(records, _images('x'), class_keep_fraction=0.5)
+  source = pseudo_source.StudentPseudoSource(records, _images('x'), {'class_keep': 0.5})
   np.testing.assert_array_equal(source[0]['label'], [[255, 255, 0, 0, 1, 255, 255]])
 
 
 def test_confidence_threshold_ignores_unsure_pixels():
   records = _Records([_record('x', [[0, 1, 2, 1]], [[0.95, 0.5, 0.91, 0.89]])])
-  source = pseudo_source.StudentPseudoSource(records, _images('x'), confidence_threshold=0.9)
+  source = pseudo_source.StudentPseudoSource(records, _images('x'), {'confidence': 0.9})
   np.testing.assert_array_equal(source[0]['label'], [[0, 255, 2, 255]])
 
 
@@ -78,8 +82,29 @@ def test_thresholded_labels_are_indexed_after_the_threshold(tmp_path):
   confidence = np.full((6, 8), 0.95, np.float32)
   confidence[4:6, 6:8] = 0.3
   records = _Records([_record('x', label, confidence)])
-  source = pseudo_source.StudentPseudoSource(records, _images('x'), confidence_threshold=0.9)
+  source = pseudo_source.StudentPseudoSource(records, _images('x'), {'confidence': 0.9})
   index = source.centroid_index(str(tmp_path))
   rows = index.by_class[1]
   np.testing.assert_allclose(index.centroids[rows], [[0.5, 0.5]])  # the kept block only
   assert list(tmp_path.glob('centroids-*.npz'))  # cached for the next run
+
+
+def test_a_new_filter_is_one_function_and_one_field(monkeypatch):
+  """An entropy filter over the teacher's stored top-k probabilities, added as a
+  newcomer would: a `make` function, its FILTERS entry, its config field."""
+  def low_entropy(records, num_classes, max_nats):
+    del records, num_classes
+    def keep(record):
+      p = np.clip(record['topk_probs'].astype(np.float64), 1e-12, 1)
+      return -(p * np.log(p)).sum(-1) <= max_nats
+    return keep
+  monkeypatch.setitem(filters.FILTERS, 'entropy', ('entropy_max', low_entropy))
+  pseudo = ml_collections.ConfigDict({'confidence_threshold': 0.0, 'class_keep_fraction': 0.0,
+                                      'entropy_max': 0.5})  # configs/default.py would hold it
+  sure, unsure = [1.0, 0.0], [0.5, 0.5]  # entropy 0 and ln 2 = 0.69
+  record = _record('x', [[0, 1]], [[1.0, 0.5]])
+  record['topk_probs'] = np.array([[sure, unsure]], np.float16)
+  record['topk_indices'] = np.zeros((1, 2, 2), np.uint8)
+  source = pseudo_source.StudentPseudoSource(_Records([record]), _images('x'),
+                                             filters.settings_of(pseudo))
+  np.testing.assert_array_equal(source[0]['label'], [[0, 255]])

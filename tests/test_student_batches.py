@@ -5,6 +5,7 @@ import numpy as np
 
 from stseg_jax import gates
 from stseg_jax import self_train
+from stseg_jax import stages
 from stseg_jax.data import augment
 from stseg_jax.data import mixture
 from stseg_jax.data import pipeline
@@ -63,32 +64,32 @@ def test_duplicate_real_baseline_samples_as_the_teacher_does():
   config = tiny_config()
   config.train.class_uniform_fraction = 0.0
   config.pseudo.class_uniform_fraction = 1.0
-  assert mixture.second_class_uniform(config) == 1.0
+  assert mixture.second_class_uniform(config.train, config.pseudo) == 1.0
   config.pseudo.duplicate_real = True
-  assert mixture.second_class_uniform(config) == 0.0
+  assert mixture.second_class_uniform(config.train, config.pseudo) == 0.0
 
 
 def test_the_control_differs_from_the_student_in_the_labels_alone():
   config = tiny_config()
   config.pseudo.strong_augment = True
   config.pseudo.class_keep_fraction = 0.5
-  student = self_train.student_config(config, '/labels', '/teacher')
-  control = self_train.control_config(student)
+  student = stages.student_config(config, '/labels', '/teacher')
+  control = stages.control_config(student)
   assert student.pseudo.dir == '/labels' and control.pseudo.dir == ''
   assert control.pseudo.duplicate_real and not student.pseudo.duplicate_real
   # The repeated real stream is drawn as many times and augmented as strongly.
-  assert mixture.counts(control, 10, mixture.DUPLICATE_REAL) == mixture.counts(
-      student, 10, mixture.PSEUDO)
-  strong = pipeline.second_stream_augment_options(student)
+  assert mixture.counts(control.train, control.pseudo, 10, mixture.DUPLICATE_REAL) == \
+      mixture.counts(student.train, student.pseudo, 10, mixture.PSEUDO)
+  strong = pipeline.second_stream_augment_options(student.augment, student.pseudo)
   assert strong is not None and strong.cutmix_prob > 0
-  assert pipeline.second_stream_augment_options(control) == strong
-  assert mixture.second_stream(control) == mixture.DUPLICATE_REAL
+  assert pipeline.second_stream_augment_options(control.augment, control.pseudo) == strong
+  assert mixture.second_stream(control.pseudo) == mixture.DUPLICATE_REAL
 
 
 def test_student_from_teacher_starts_from_its_weights():
   config = tiny_config()
   config.self_training.student_from_teacher = True
-  student = self_train.student_config(config, '/labels', '/teacher')
+  student = stages.student_config(config, '/labels', '/teacher')
   assert student.train.init_from == '/teacher' and student.pseudo.dir == '/labels'
 
 
@@ -98,7 +99,7 @@ def test_plateau_by_hand():
   assert abs(gates.plateau(curve) - 0.5) < 1e-9
   assert gates.plateau(curve[:1]) is None
   assert gates.plateau([(160, 0.2), (320, 0.26)]) is None  # one eval in the last third
-  oracle = gates.oracle_config(ml_collections.ConfigDict(
+  oracle = stages.oracle_config(ml_collections.ConfigDict(
       {'data': {'train_split': 'train_labeled'}, 'train': {'epoch_items': 0},
        'self_training': {'oracle_split': 'train'}}), 92)
   assert oracle.data.train_split == 'train' and oracle.train.epoch_items == 92

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from stseg_jax.data import tfrecord
+from stseg_jax.data.pseudo import tfrecord
 import standalone_tfrecord_reader as standalone  # tests/ is on sys.path under pytest
 
 RECORDS = [b'first', b'', b'x' * 1000, bytes(range(256))]

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from stseg_jax import errors
-from stseg_jax.data import tfrecord
+from stseg_jax.data.pseudo import tfrecord
 
 # Writes a few PNGs and pseudo-label records, then (fresh interpreter, nothing
 # imported yet but the writer) decodes both from 16 threads at once: the first
@@ -14,7 +14,8 @@ _PROGRAM = r'''
 import io, os, sys, tempfile, threading
 import numpy as np
 from PIL import Image
-from stseg_jax.data import camvid, pseudo_example
+from stseg_jax.data import image_io
+from stseg_jax.data.pseudo import example as pseudo_example
 tmp = tempfile.mkdtemp()
 paths, records = [], []
 rng = np.random.default_rng(0)
@@ -28,7 +29,7 @@ barrier, failures = threading.Barrier(16), []
 def read(i):
   barrier.wait()
   try:
-    camvid.read_image(paths[i])
+    image_io.read_image(paths[i])
     pseudo_example.decode_example(records[i])
   except Exception as e:
     failures.append(repr(e))

@@ -13,10 +13,11 @@ import pytest
 
 from configs import synthetic_fastscnn
 from stseg_jax import evaluate
+from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -112,9 +113,9 @@ def test_resume_gives_same_params_as_straight_run(trained, tmp_path):
 
 
 def _one_step(mesh, config, batch):
-  model = state_lib.create_model(config.model, 19)
+  model = models.from_config(config.model, 19)
   tx = optim.sgd_direction()
-  state = state_lib.create_train_state(model, tx, jax.random.key(0), mesh)
+  state = train_state.create_train_state(model, tx, jax.random.key(0), mesh)
   step = jax.jit(
       lambda s, b: train.train_step(s, b, 100, model=model, tx=tx, config=config),
       in_shardings=(sharding.replicated(mesh), sharding.data_sharding(mesh)))
@@ -253,9 +254,9 @@ def test_init_from_keeps_weights_and_reinitialises_a_resized_classifier(trained)
   workdir, source_state = trained
   config = tiny_config()
   mesh = sharding.make_mesh()
-  model = state_lib.create_model(config.model, 21)  # e.g. two new classes in the target domain
-  fresh = state_lib.create_train_state(model, optim.sgd_direction(), jax.random.key(7), mesh)
-  state = state_lib.init_from_checkpoint(fresh, workdir, mesh)
+  model = models.from_config(config.model, 21)  # e.g. two new classes in the target domain
+  fresh = train_state.create_train_state(model, optim.sgd_direction(), jax.random.key(7), mesh)
+  state = train_state.init_from_checkpoint(fresh, workdir, mesh)
   flat = lambda tree: flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep='/')
   source, new, init = flat(source_state.params), flat(state.params), flat(fresh.params)
   resized = sorted(k for k in new if new[k].shape != source[k].shape)

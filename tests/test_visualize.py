@@ -4,6 +4,7 @@ import json
 import numpy as np
 from PIL import Image
 
+from stseg_jax import metric_writer
 from stseg_jax import visualize
 
 PALETTE = np.array([(255, 0, 0), (0, 0, 255)], np.uint8)
@@ -34,7 +35,7 @@ def test_eval_curve_and_plot(tmp_path):
     for record in ({'step': 1, 'loss': 2.0}, {'step': 2, 'eval_miou': 0.25},
                    {'step': 4, 'eval_miou': 0.5}):
       f.write(json.dumps(record) + '\n')
-  curve = visualize.eval_curve(str(tmp_path))
+  curve = metric_writer.eval_curve(str(tmp_path))
   assert curve == [(2, 0.25), (4, 0.5)]
   path = visualize.plot_miou({'run': curve, 'empty': []}, str(tmp_path / 'miou.png'))
   assert Image.open(path).size == (600, 400)

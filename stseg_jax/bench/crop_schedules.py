@@ -37,11 +37,13 @@ import optax
 
 from stseg_jax import config_check
 from stseg_jax import errors
+from stseg_jax import metric_writer
+from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax.bench import schedule_report
 from stseg_jax.bench import timing
 from stseg_jax.data import mixture
@@ -218,8 +220,7 @@ def run_schedule(config, name, workdir):
     wall = time.perf_counter() - start
   finally:
     jax.monitoring.unregister_event_duration_listener(compile_times)
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    records = [json.loads(line) for line in f]
+  records = metric_writer.read_metrics(workdir)
   with open(os.path.join(workdir, 'eval.json')) as f:
     evaluation = json.load(f)
   loop = loop_seconds(records)
@@ -262,7 +263,7 @@ def plans_for(config, names, num_train):
   for name in names:
     c = config.copy_and_resolve_references()
     c.train.schedule = name
-    plans[name] = schedules.make_plan(c.train, sum(mixture.counts(c, num_train)),
+    plans[name] = schedules.make_plan(c.train, sum(mixture.counts(c.train, c.pseudo, num_train)),
                                       jax.device_count())
   return plans
 
@@ -277,14 +278,14 @@ def run(config, workdir):
   os.makedirs(workdir, exist_ok=True)
   mesh = sharding.make_mesh()
   source = sources.open_source(config.data, config.data.train_split)
-  model = state_lib.create_model(config.model, source.num_classes)
+  model = models.from_config(config.model, source.num_classes)
   plans = plans_for(config, names, len(source))
   buckets = sorted({p.crop: p for plan in plans.values() for p in plan}.values(),
                    key=lambda p: p.crop)
   constant_images = schedule_totals(plans['constant'])['images']
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
+  state = train_state.create_train_state(model, tx, jax.random.key(config.seed), mesh)
   rows, compile_wall, state = time_buckets(config, model, tx, state, source.num_classes,
                                            buckets, mesh, constant_images)
   if jax.process_index() == 0:  # kept should a later stage fail or run out of time

@@ -30,11 +30,12 @@ import jax
 import numpy as np
 
 from stseg_jax import cli
+from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax.bench import timing
 
 
@@ -90,9 +91,9 @@ def summarise(seconds, ops, top=40):
 
 def profile_crop(config, crop, mesh, workdir):
   b = config.bench
-  model = state_lib.create_model(config.model, b.num_classes)
+  model = models.from_config(config.model, b.num_classes)
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
+  state = train_state.create_train_state(model, tx, jax.random.key(config.seed), mesh)
   step = train.compile_buckets(train.make_step_fn(config, model, tx, mesh), state,
                                [schedules.EpochPlan(crop, b.batch_size, 1)], mesh)[crop].result()
   horizon = sharding.to_replicated(np.int32(10**6), mesh)

@@ -49,11 +49,12 @@ from stseg_jax import cli
 from stseg_jax import config_check
 from stseg_jax import errors
 from stseg_jax import inference
+from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.bench import crop_schedules
 from stseg_jax.bench import inference as inference_bench
@@ -91,9 +92,9 @@ def _setup(config, spec):
   c = ml_collections.ConfigDict(config.to_dict())
   c.model = model_config(config, spec)
   mesh = sharding.make_mesh()
-  model = state_lib.create_model(c.model, config.suite.num_classes)
+  model = models.from_config(c.model, config.suite.num_classes)
   tx = optim.sgd_direction(c.train.momentum, c.train.weight_decay)
-  state = state_lib.create_train_state(model, tx, jax.random.key(c.seed), mesh)
+  state = train_state.create_train_state(model, tx, jax.random.key(c.seed), mesh)
   return c, model, tx, state, mesh
 
 

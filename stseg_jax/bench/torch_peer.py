@@ -35,17 +35,17 @@ from stseg_jax import models
 from stseg_jax import optim
 from stseg_jax import schedules
 from stseg_jax import sharding
-from stseg_jax import state as state_lib
 from stseg_jax import train
+from stseg_jax import train_state
 from stseg_jax.bench import timing
 from stseg_jax.bench import torch_fast_scnn
 
 
 def _jax_steps(config, num_classes, crop, mesh):
   """{name: (step function, carry)} for the trainer's and the plain JAX step."""
-  model = state_lib.create_model(config.model, num_classes)
+  model = models.from_config(config.model, num_classes)
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)
-  state = state_lib.create_train_state(model, tx, jax.random.key(config.seed), mesh)
+  state = train_state.create_train_state(model, tx, jax.random.key(config.seed), mesh)
   p = schedules.EpochPlan(crop, config.bench.batch_size, 1)
   trainer = train.compile_buckets(train.make_step_fn(config, model, tx, mesh), state, [p],
                                   mesh)[crop].result()

@@ -11,6 +11,7 @@ import os
 
 from stseg_jax.data import cityscapes
 from stseg_jax.data import image_io
+from stseg_jax.data import palette as palette_lib
 
 # Masks hold train ids 0..18 directly; 255 is the only other value allowed.
 TRAIN_ID_LUT, VALID_TRAIN_IDS = image_io.lookup_tables(
@@ -40,6 +41,7 @@ class BDD100KSource(image_io.PairedSource):
   """Random-access BDD100K sem_seg: source[i] -> dict(image, label, id)."""
   num_classes = cityscapes.NUM_CLASSES
   class_names = cityscapes.CLASS_NAMES
+  palette = palette_lib.PALETTE
   label_lut, label_valid = TRAIN_ID_LUT, VALID_TRAIN_IDS
 
   def __init__(self, root, split='train', labels=True):

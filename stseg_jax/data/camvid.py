@@ -6,14 +6,12 @@ becomes 255 so loss and metrics skip it. All listed files are checked for
 existence when the source is opened; content errors (corrupt files, bad
 values, size mismatch) are reported per file when an item is read.
 """
-import hashlib
 import os
-import zlib
 
 import numpy as np
-from PIL import Image
 
 from stseg_jax import errors
+from stseg_jax.data import image_io
 from stseg_jax.data.labels import IGNORE_LABEL
 
 CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'sidewalk', 'tree', 'sign_symbol', 'fence',
@@ -51,26 +49,9 @@ def read_pairs(root, list_file):
   return pairs
 
 
-def _open(path, modes):
-  """A fully decoded PIL image of one of `modes`, or ValueError naming the file."""
-  try:
-    with Image.open(path) as im:
-      im.load()
-  except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as e:
-    raise errors.DataError(f'corrupt or unreadable image {path}: {e}') from e
-  if im.mode not in modes:
-    raise errors.DataError(f'{path}: mode {im.mode}, expected one of {modes}')
-  return im
-
-
-def read_image(path):
-  """HxWx3 uint8 RGB."""
-  return np.asarray(_open(path, ('RGB', 'RGBA', 'L', 'P')).convert('RGB'))
-
-
 def read_label(path):
   """HxW uint8 with void (11) as 255; other values outside 0..11 are an error."""
-  im = _open(path, ('L', 'P', 'I', 'I;16'))
+  im = image_io.open_image(path, ('L', 'P', 'I', 'I;16'))
   label = np.asarray(im)
   bad = (label < 0) | (label > VOID)
   if bad.any():
@@ -79,10 +60,9 @@ def read_label(path):
   return _LUT[label.astype(np.uint8)]
 
 
-class CamVidSource:
+class CamVidSource(image_io.PairedSource):
   """Random-access CamVid: source[i] -> dict(image, label, id)."""
   num_classes = NUM_CLASSES
-  ignore_label = IGNORE_LABEL
   class_names = CLASS_NAMES
   palette = PALETTE
 
@@ -95,25 +75,10 @@ class CamVidSource:
     if indices is not None:
       self._pairs = [self._pairs[i] for i in np.asarray(indices, np.int64).tolist()]
 
-  def __len__(self):
-    return len(self._pairs)
-
   def __getitem__(self, i):
     image_path, label_path = self._pairs[i]
-    image, label = read_image(image_path), read_label(label_path)
+    image, label = image_io.read_image(image_path), read_label(label_path)
     if image.shape[:2] != label.shape:
       raise errors.DataError(f'size mismatch: image {image_path} is {image.shape[:2]}, '
                              f'label {label_path} is {label.shape}')
-    return dict(image=image, label=label, id=os.path.splitext(os.path.basename(image_path))[0])
-
-  def subset(self, indices):
-    """The items at `indices` (e.g. a seeded labelled fraction), as a new source."""
-    sub = object.__new__(CamVidSource)
-    sub.__dict__.update(self.__dict__)
-    sub._pairs = [self._pairs[i] for i in np.asarray(indices, np.int64).tolist()]
-    return sub
-
-  def __repr__(self):
-    # The file list's digest makes subsets and other list files hash differently.
-    digest = hashlib.sha256(repr(self._pairs).encode()).hexdigest()[:12]
-    return f'CamVidSource(root={self.root!r}, split={self.split!r}, n={len(self)}, files={digest})'
+    return dict(image=image, label=label, id=self.item_id(i))

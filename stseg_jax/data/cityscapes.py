@@ -16,6 +16,7 @@ import numpy as np
 
 from stseg_jax import errors
 from stseg_jax.data import image_io
+from stseg_jax.data import palette as palette_lib
 from stseg_jax.data.labels import IGNORE_LABEL
 
 # The official table (cityscapesscripts helpers/labels.py), written as data.
@@ -96,6 +97,7 @@ class CityscapesSource(image_io.PairedSource):
   """Random-access Cityscapes: source[i] -> dict(image, label, id[, instance])."""
   num_classes = NUM_CLASSES
   class_names = CLASS_NAMES
+  palette = palette_lib.PALETTE
   image_suffix = '_leftImg8bit.png'
   label_lut, label_valid = ID_TO_TRAIN_ID, VALID_IDS
 
@@ -178,6 +180,7 @@ class TfdsCityscapesSource:
   """Cityscapes from a tfds array_record build, random access without TensorFlow."""
   num_classes = NUM_CLASSES
   class_names = CLASS_NAMES
+  palette = palette_lib.PALETTE
   ignore_label = IGNORE_LABEL
   label_lut, label_valid = ID_TO_TRAIN_ID, VALID_IDS
 

@@ -1,6 +1,6 @@
 """Image and label files read with errors that name the file, and the file-pair source they share.
 
-Cityscapes, KITTI, Mapillary and BDD100K all store an RGB image beside a
+CamVid, Cityscapes, KITTI, Mapillary and BDD100K all store an RGB image beside a
 single-channel PNG of raw label values. A 256-entry table per dataset maps raw
 values to train ids (255 = ignore); a second 256-entry table says which raw
 values may appear at all, so a stray value is an error naming the file rather
@@ -8,24 +8,37 @@ than a silent ignore.
 """
 import hashlib
 import os
+import zlib
 
 import numpy as np
 from PIL import Image
 
 from stseg_jax import errors
-from stseg_jax.data import camvid
 from stseg_jax.data.labels import IGNORE_LABEL
 
 LABEL_MODES = ('L', 'P', 'I', 'I;16', 'I;16B')
 
-# camvid already turns every PIL failure into a ValueError naming the file; reuse it.
-read_image = camvid.read_image
-_open = camvid._open  # pylint: disable=protected-access
+
+def open_image(path, modes):
+  """A fully decoded PIL image of one of `modes`, or DataError naming the file."""
+  try:
+    with Image.open(path) as im:
+      im.load()
+  except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as e:
+    raise errors.DataError(f'corrupt or unreadable image {path}: {e}') from e
+  if im.mode not in modes:
+    raise errors.DataError(f'{path}: mode {im.mode}, expected one of {modes}')
+  return im
+
+
+def read_image(path):
+  """HxWx3 uint8 RGB."""
+  return np.asarray(open_image(path, ('RGB', 'RGBA', 'L', 'P')).convert('RGB'))
 
 
 def read_raw(path):
   """HxW integer array of a single-channel PNG, values as stored (8, 16 or 32 bit)."""
-  return np.asarray(_open(path, LABEL_MODES))
+  return np.asarray(open_image(path, LABEL_MODES))
 
 
 def lookup_tables(pairs):
@@ -71,15 +84,16 @@ def _ranges(values):
 
 def header_size(source, i):
   """(height, width) of item i from its image file's header (no decoding), or None
-  when the source lists no files (synthetic scenes, tfds, pseudo labels)."""
-  pairs = vars(source).get('_pairs')  # the source's own list, not a wrapped one's
-  if not pairs:
+  when the source is not a PairedSource of files (synthetic scenes, tfds, pseudo
+  labels, a resized view of files)."""
+  if not isinstance(source, PairedSource):
     return None
+  path = source.image_path(i)
   try:
-    with Image.open(pairs[i][0]) as image:
+    with Image.open(path) as image:
       return image.size[::-1]
   except OSError as e:
-    raise errors.DataError(f'corrupt or unreadable image {pairs[i][0]}: {e}') from e
+    raise errors.DataError(f'corrupt or unreadable image {path}: {e}') from e
 
 
 def check_size(image_path, image, label_path, label):
@@ -124,7 +138,11 @@ def stem(path, suffix):
 
 
 class PairedSource:
-  """Base for random access over (image, label or None, ...) file tuples in `self._pairs`."""
+  """Base for random access over (image, label or None, ...) file tuples in `self._pairs`.
+
+  Its interface beyond a source's: `image_path(i)` and `item_id(i)`, known
+  from the file list without reading the files.
+  """
   ignore_label = IGNORE_LABEL
   image_suffix = ''
   label_lut = label_valid = None
@@ -132,9 +150,15 @@ class PairedSource:
   def __len__(self):
     return len(self._pairs)
 
+  def image_path(self, i):
+    return self._pairs[i][0]
+
+  def item_id(self, i):
+    return stem(self._pairs[i][0], self.image_suffix)
+
   def __getitem__(self, i):
     image_path, label_path = self._pairs[i][:2]
-    item = dict(image=read_image(image_path), id=stem(image_path, self.image_suffix))
+    item = dict(image=read_image(image_path), id=self.item_id(i))
     if label_path is not None:
       label = read_label(label_path, self.label_lut, self.label_valid)
       check_size(image_path, item['image'], label_path, label)

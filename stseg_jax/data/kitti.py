@@ -12,6 +12,7 @@ import os
 
 from stseg_jax.data import cityscapes
 from stseg_jax.data import image_io
+from stseg_jax.data import palette as palette_lib
 
 SPLITS = ('train', 'val', 'all', 'test')
 VAL_EVERY = 5
@@ -30,6 +31,7 @@ class KittiSource(image_io.PairedSource):
   """Random-access KITTI semantics: source[i] -> dict(image, label, id)."""
   num_classes = cityscapes.NUM_CLASSES
   class_names = cityscapes.CLASS_NAMES
+  palette = palette_lib.PALETTE
   label_lut, label_valid = cityscapes.ID_TO_TRAIN_ID, cityscapes.VALID_IDS
 
   def __init__(self, root, split='train', labels=True):

@@ -3,7 +3,7 @@
 A run trains on the real stream (the labeled train split) and, when it has
 one, a second stream, named explicitly by `second_stream(config)`:
 
-  PSEUDO          a teacher's pseudo labels (config.pseudo.dir; data/pseudo_source.py)
+  PSEUDO          a teacher's pseudo labels (config.pseudo.dir; data/pseudo/source.py)
   DUPLICATE_REAL  the real labels again in their place, the baseline of paper
                   Table 2b (config.pseudo.duplicate_real)
 
@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from stseg_jax.data import centroids
-from stseg_jax.data import pseudo_source
+from stseg_jax.data.pseudo import source as pseudo_source
 from stseg_jax.data import sampler
 
 PSEUDO = 'pseudo'
@@ -32,22 +32,24 @@ DUPLICATE_REAL = 'duplicate_real'
 _REAL, _SECOND, _MIX = 0, 1, 2
 
 
-def second_stream(config):
-  """PSEUDO, DUPLICATE_REAL or None: what the run trains on beside the real labels."""
-  if config.pseudo.dir:
+def second_stream(pseudo):
+  """PSEUDO, DUPLICATE_REAL or None: what the run trains on beside the real labels
+  (`pseudo`: config.pseudo)."""
+  if pseudo.dir:
     return PSEUDO
-  if config.pseudo.duplicate_real:
+  if pseudo.duplicate_real:
     return DUPLICATE_REAL
   return None
 
 
-def counts(config, num_real_images, second=None):
-  """(real, second-stream) items per epoch, for a real split of `num_real_images`."""
-  real = config.train.epoch_items or num_real_images
+def counts(train, pseudo, num_real_images, second=None):
+  """(real, second-stream) items per epoch, for a real split of `num_real_images`
+  (`train`, `pseudo`: config.train and config.pseudo)."""
+  real = train.epoch_items or num_real_images
   if second is None:
     return real, 0
-  other = sampler.round_half_up(config.pseudo.ratio * real)
-  return (0, other) if config.pseudo.only else (real, other)
+  other = sampler.round_half_up(pseudo.ratio * real)
+  return (0, other) if pseudo.only else (real, other)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,30 +74,31 @@ class Mixture:
     return (1,) if self.second else ()
 
 
-def open_mixture(config, real_source):
-  """The run's Mixture over `real_source` and, per config.pseudo, its second stream."""
-  second = second_stream(config)
+def open_mixture(train, pseudo, data, real_source):
+  """The run's Mixture over `real_source` and, per `pseudo`, its second stream
+  (`train`, `pseudo`, `data`: config.train, config.pseudo, config.data)."""
+  second = second_stream(pseudo)
   streams, soft_k = (real_source,), 0
   if second == PSEUDO:
-    pseudo = pseudo_source.open_student_source(config, real_source)
-    streams += (pseudo,)
-    soft_k = pseudo.soft_k if config.pseudo.soft else 0
+    labels = pseudo_source.open_student_source(pseudo, data, real_source)
+    streams += (labels,)
+    soft_k = labels.soft_k if pseudo.soft else 0
   elif second == DUPLICATE_REAL:
     streams += (real_source,)
-  num_real, num_second = counts(config, len(real_source), second)
+  num_real, num_second = counts(train, pseudo, len(real_source), second)
   return Mixture(streams, second, num_real, num_second,
                  # With pseudo.only no real item is drawn: none by centroid.
-                 0.0 if config.pseudo.only else config.train.class_uniform_fraction,
-                 second_class_uniform(config), soft_k)
+                 0.0 if pseudo.only else train.class_uniform_fraction,
+                 second_class_uniform(train, pseudo), soft_k)
 
 
-def second_class_uniform(config):
+def second_class_uniform(train, pseudo):
   """Centroid-sampling share of the second stream: the pseudo labels', or for
   the duplicate-real baseline the real stream's own (the teacher's sampling:
   the baseline must differ from the teacher's recipe only in what it repeats)."""
-  if config.pseudo.duplicate_real:
-    return config.train.class_uniform_fraction
-  return config.pseudo.class_uniform_fraction
+  if pseudo.duplicate_real:
+    return train.class_uniform_fraction
+  return pseudo.class_uniform_fraction
 
 
 def epoch_items(mixture, indexes, seed, epoch):

@@ -36,16 +36,16 @@ class AugmentOptions:
     return cls(**{**options, **overrides})
 
 
-def second_stream_augment_options(config):
+def second_stream_augment_options(augment, pseudo):
   """The second stream's augmentation (pseudo labels, or the real ones repeated
-  in the duplicate-real control): config.augment, made stronger by
-  config.pseudo.augment when config.pseudo.strong_augment (ST++, Yang et al.
+  in the duplicate-real control): `augment` (config.augment), made stronger by
+  `pseudo`.augment (config.pseudo) when pseudo.strong_augment (ST++, Yang et al.
   2022: strong augmentation of the pseudo-labelled images only; the control
   gets the same, so that it differs from the student in the labels alone);
   else None (the same as the real crops')."""
-  if not config.pseudo.strong_augment:
+  if not pseudo.strong_augment:
     return None
-  return AugmentOptions.from_config(config.augment, **config.pseudo.augment)
+  return AugmentOptions.from_config(augment, **pseudo.augment)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,8 +20,24 @@ from stseg_jax.data import kshot
 from stseg_jax.data import mapillary
 from stseg_jax.data import synthetic
 
-NAMES = ('synthetic', 'camvid', 'cityscapes', 'cityscapes_coarse', 'cityscapes_tfds',
-         'kitti', 'mapillary', 'bdd100k')
+# Datasets read from files under config.data.root: name -> (root, split, labels,
+# instances) -> source. With 'synthetic' (rendered, no root), the names config_check accepts.
+DATASETS = {
+    'camvid': lambda root, split, labels, instances: camvid.CamVidSource(root, split=split),
+    'cityscapes': lambda root, split, labels, instances: cityscapes.CityscapesSource(
+        root, split=split, labels=labels, with_instances=instances),
+    'cityscapes_coarse': lambda root, split, labels, instances: cityscapes.CityscapesSource(
+        root, split=split, coarse=True, labels=labels),
+    'cityscapes_tfds': lambda root, split, labels, instances: cityscapes.TfdsCityscapesSource(
+        root, split=split),
+    'kitti': lambda root, split, labels, instances: kitti.KittiSource(root, split=split,
+                                                                      labels=labels),
+    'mapillary': lambda root, split, labels, instances: mapillary.MapillarySource(
+        root, split=split, labels=labels),
+    'bdd100k': lambda root, split, labels, instances: bdd100k.BDD100KSource(root, split=split,
+                                                                            labels=labels),
+}
+NAMES = ('synthetic', *DATASETS)
 
 
 def open_source(data_config, split, labels=True, instances=False):
@@ -75,25 +91,12 @@ def _open_dataset(data_config, split, labels, instances):
   name = data_config.name
   if name == 'synthetic':
     return _synthetic(data_config, split)
+  if name not in DATASETS:
+    raise ValueError(f'config.data.name: {name!r} is not one of {NAMES}')
   root = os.path.expanduser(data_config.root)
   if not os.path.isdir(root):
     raise FileNotFoundError(f'config.data.root: {name} folder {root!r} does not exist')
-  if name == 'camvid':
-    return camvid.CamVidSource(root, split=split)
-  if name == 'cityscapes':
-    return cityscapes.CityscapesSource(root, split=split, labels=labels,
-                                       with_instances=instances)
-  if name == 'cityscapes_coarse':
-    return cityscapes.CityscapesSource(root, split=split, coarse=True, labels=labels)
-  if name == 'cityscapes_tfds':
-    return cityscapes.TfdsCityscapesSource(root, split=split)
-  if name == 'kitti':
-    return kitti.KittiSource(root, split=split, labels=labels)
-  if name == 'mapillary':
-    return mapillary.MapillarySource(root, split=split, labels=labels)
-  if name == 'bdd100k':
-    return bdd100k.BDD100KSource(root, split=split, labels=labels)
-  raise ValueError(f'config.data.name: {name!r} is not one of {NAMES}')
+  return DATASETS[name](root, split, labels, instances)
 
 
 def _fraction(source, data_config, labeled):
@@ -117,9 +120,8 @@ def _item_id(source, i):
   """Item i's id, from the file list where the source has one (no decoding)."""
   if isinstance(source, Resized):
     return _item_id(source.source, i)
-  pairs = vars(source).get('_pairs')
-  if pairs:
-    return os.path.splitext(os.path.basename(pairs[i][0]))[0]
+  if isinstance(source, image_io.PairedSource):
+    return source.item_id(i)
   return source[i]['id']
 
 

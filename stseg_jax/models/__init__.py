@@ -44,6 +44,12 @@ def create(name: str, num_classes: int, **options) -> nn.Module:
   return cls(num_classes=num_classes, **options)
 
 
+def from_config(model_config, num_classes):
+  """config.model's network: `name` picks it, the other fields but `pretrained` are its options."""
+  options = {k: v for k, v in model_config.items() if k not in ('name', 'pretrained')}
+  return create(model_config.name, num_classes=num_classes, **options)
+
+
 def normalize(images, dtype=jnp.float32):
   """uint8 NHWC images to the normalised floats every model takes, on device.
 

@@ -8,7 +8,7 @@ walls, buildings and cars; green trees, grass and signs), so shape and context d
 extra_classes=True road markings get ids of their own (19 lane marking, 20 crosswalk), the way
 Mapillary splits what Cityscapes calls road.
 
-  python -m stseg_jax.data.synthetic --out=/tmp/synth --n=4 --domain=B
+  python -m stseg_jax.synthetic_preview --out=/tmp/synth --n=4 --domain=B
 
 Modules:
   source.py     SyntheticSource (a split's scenes, rendered on demand, cached) and scene_seed

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from stseg_jax.data.labels import IGNORE_LABEL
+from stseg_jax.data import palette as palette_lib
 from stseg_jax.data.synthetic.classes import class_names
 from stseg_jax.data.synthetic.scene import render_scene
 from stseg_jax.data.synthetic.styles import check_domain
@@ -45,6 +46,8 @@ class SyntheticSource:
     if not 0 <= self.num_images < 2**32:
       raise ValueError(f'num_images must be in [0, 2**32), got {num_images}')
     self.class_names = class_names(domain, extra_classes)
+    self.palette = (np.concatenate([palette_lib.PALETTE, palette_lib.EXTRA_PALETTE])
+                    if extra_classes else palette_lib.PALETTE)
     self.num_classes = len(self.class_names)
     # Rendering costs ~25-60 ms a scene; later epochs read the cached arrays.
     self.cache_dir = os.path.join(os.path.expanduser(cache_dir), _renderer_hash()) if cache_dir else ''

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax import errors
-from stseg_jax.data import example_proto
+from stseg_jax.data.pseudo import example_proto
 
 FEATURES = {
     'image/id': ('bytes', 'image id, UTF-8'),

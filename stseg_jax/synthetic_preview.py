@@ -1,6 +1,6 @@
-"""`python -m stseg_jax.data.synthetic`: sample scenes over their colourised labels.
+"""`python -m stseg_jax.synthetic_preview`: sample synthetic scenes over their colourised labels.
 
-  python -m stseg_jax.data.synthetic --out=/tmp/synth --n=4 --domain=B
+  python -m stseg_jax.synthetic_preview --out=/tmp/synth --n=4 --domain=B
 
 Writes image-over-label PNGs and prints the render time and class shares.
 """

@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from stseg_jax import errors
-from stseg_jax.data import pseudo_example
-from stseg_jax.data import pseudo_manifest
-from stseg_jax.data import tfrecord
+from stseg_jax.data.pseudo import example as pseudo_example
+from stseg_jax.data.pseudo import manifest as pseudo_manifest
+from stseg_jax.data.pseudo import tfrecord
 from stseg_jax.data.centroids import CentroidIndex
 from stseg_jax.data.labels import IGNORE_LABEL
 
@@ -135,7 +135,7 @@ class PseudoLabelSource:
   def _shard_paths(self):
     if self.manifest is None:
       return find_shards(self.directory, self.name)
-    paths = [os.path.join(self.directory, s['file']) for s in self.manifest['shards']]
+    paths = [os.path.join(self.directory, s['file']) for s in self.manifest.shards]
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
       raise FileNotFoundError(f'{len(missing)} shard(s) in {self.name}.manifest.json are '
@@ -144,17 +144,17 @@ class PseudoLabelSource:
 
   def _check_counts(self):
     for i, (path, index) in enumerate(zip(self._shards, self._indexes)):
-      want = self.manifest['shards'][i]['records'] if self.manifest else len(index)
+      want = self.manifest.shards[i]['records'] if self.manifest else len(index)
       if len(index) != want:
         raise errors.DataError(f'{path}: {len(index)} records, the manifest says {want}')
 
   @property
   def class_names(self):
-    return tuple(self.manifest['class_names']) if self.manifest else None
+    return tuple(self.manifest.class_names) if self.manifest else None
 
   @property
   def num_classes(self):
-    return len(self.manifest['class_names']) if self.manifest else None
+    return len(self.manifest.class_names) if self.manifest else None
 
   def __len__(self):
     return int(self._ends[-1]) if len(self._ends) else 0

@@ -2,7 +2,6 @@
 
   TrainState             what a checkpoint holds: step, images seen, params, batch
                          stats and optimizer state (the step fixes the data position)
-  create_model           the model of config.model for a class count
   create_train_state     a fresh state on every device, optionally with a pretrained
                          backbone (models/convert_torch.py)
   init_from_checkpoint   another run's weights where shapes match (train.init_from,
@@ -39,12 +38,6 @@ class TrainState:
   def variables(self):
     """What the model applies: params and batch stats."""
     return {'params': self.params, 'batch_stats': self.batch_stats}
-
-
-def create_model(model_config, num_classes):
-  """config.model's network: `name` picks it, the other fields but `pretrained` are its options."""
-  options = {k: v for k, v in model_config.items() if k not in ('name', 'pretrained')}
-  return models.create(model_config.name, num_classes=num_classes, **options)
 
 
 def _init_variables(model, rng):
@@ -110,7 +103,7 @@ def restore(workdir, num_classes, mesh, step=None):
   config = workdir_lib.saved_config(workdir)
   if config is None:
     raise FileNotFoundError(f'{workdir}: no config.json, so not the workdir of a training run')
-  model = create_model(config.model, num_classes)
+  model = models.from_config(config.model, num_classes)
   params, batch_stats, step = checkpoints.load_variables(
       workdir, sharding.replicated(mesh), step)
   variables = {'params': params, 'batch_stats': batch_stats}

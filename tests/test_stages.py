@@ -1,0 +1,49 @@
+"""The workflow as data (stseg_jax/stages.py): which stages, in which order, reading what."""
+from configs import camvid_fraction_sweep
+from configs import demo
+from configs import tiny
+from stseg_jax import stages
+
+
+def _names(config, **kw):
+  return [s.name for s in stages.stages(config, '/w', **kw)]
+
+
+def test_the_demo_runs_teacher_gates_labels_student_control():
+  workflow = stages.stages(demo.get_config(), '/w')
+  assert [s.name for s in workflow] == ['teacher', 'gates', 'pseudo_label', 'student', 'control']
+  labels, student, control = workflow[2], workflow[3], workflow[4]
+  assert labels.path == '/w/labels' and dict(labels.inputs) == {'teacher': '/w/teacher'}
+  assert student.config.pseudo.dir == '/w/labels' and student.config.pseudo.teacher == '/w/teacher'
+  assert student.config.pseudo.strong_augment and control.config.pseudo.strong_augment
+  assert control.config.pseudo.duplicate_real and control.config.pseudo.dir == ''
+  assert stages.final_student(workflow) is student
+
+
+def test_an_oracle_trains_the_teachers_steps_on_every_label():
+  config = camvid_fraction_sweep.get_config()
+  workflow = stages.stages(config, '/w', teacher_items=92)
+  assert [s.name for s in workflow][:3] == ['teacher', 'oracle', 'gates']
+  oracle = workflow[1].config
+  assert oracle.data.train_split == 'train' and oracle.train.epoch_items == 92
+  assert dict(workflow[2].inputs) == {'teacher': '/w/teacher', 'oracle': '/w/oracle'}
+  assert stages.needs_teacher_items(config) and not stages.needs_teacher_items(demo.get_config())
+
+
+def test_loops_pretraining_and_targets():
+  config = tiny.get_config()
+  config.self_training.loops = 2
+  workflow = stages.stages(config, '/w')
+  assert [s.name for s in workflow] == ['teacher', 'pseudo_label_1', 'student_1',
+                                        'pseudo_label_2', 'student_2']
+  assert dict(workflow[3].inputs) == {'teacher': '/w/student_1'}  # the student teaches next
+  assert workflow[4].config.pseudo.teacher == '/w/student_1'
+  config.self_training.loops, config.self_training.mode = 1, 'pretrain_finetune'
+  config.target = {'data': {'domain': 'B'}}
+  workflow = stages.stages(config, '/w')
+  assert [s.name for s in workflow] == ['teacher', 'pseudo_label', 'student_pretrain', 'student',
+                                        'target_from_teacher', 'target_from_student']
+  assert workflow[2].config.pseudo.only and workflow[3].config.train.init_from == '/w/student_pretrain'
+  assert workflow[3].config.pseudo.dir == '' and workflow[3].config.train.base_lr == 0.002
+  assert workflow[4].config.train.init_from == '/w/teacher'
+  assert workflow[5].config.train.init_from == '/w/student' and workflow[5].config.data.domain == 'B'
