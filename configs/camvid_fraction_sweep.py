@@ -1,6 +1,6 @@
 """Self-training where labels are scarce: a labeled-fraction sweep on CamVid (`stseg_jax.ablation`).
 
-  python -m stseg_jax.ablation --config=configs/camvid_fraction_sweep.py --workdir=DIR \
+  python -m stseg_jax.ablation --config=configs/camvid_fraction_sweep.py[:core] --workdir=DIR \
       [--config.ablation.labeled_fractions='(0.0625,)'] [--config.ablation.seeds='(0, 1, 2)']
 
 At each labeled fraction of CamVid's 367 train frames (a random split drawn
@@ -34,7 +34,11 @@ from configs import camvid_selftrain
 FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 
 
-def get_config():
+def get_config(arg=''):
+  """`core` leaves out the plain student (the extra seeds of a fraction need only the
+  student, its control, the teacher and the oracle)."""
+  if arg not in ('', 'core'):
+    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing or 'core'")
   c = camvid_selftrain.get_config('quarter')
   c.data.test_split = 'test'
   c.self_training.gate_split = 'test'
@@ -53,4 +57,6 @@ def get_config():
                     'self_training': {'duplicate_real_control': False}},
       },
   })
+  if arg == 'core':
+    c.ablation.variants = {}
   return c

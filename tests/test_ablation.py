@@ -1,0 +1,50 @@
+"""The ablation's summaries by hand: fraction folders, means over seeds, differences paired by
+seed, and the gates judged on a split of their own."""
+import json
+
+import pytest
+
+from configs import tiny
+from stseg_jax import ablation
+from stseg_jax import gates
+
+
+def _seed(teacher, student, control, test_shift=0.0):
+  run = lambda v: {'miou': v, 'test_miou': v + test_shift}
+  return {'runs': {'teacher': run(teacher), 'student': run(student), 'control': run(control)}}
+
+
+def test_fraction_folders():
+  assert ablation.fraction_name(1 / 16) == 'labeled_1_16'
+  assert ablation.fraction_name(0.25) == 'labeled_1_4'
+
+
+def test_means_and_differences_paired_by_seed():
+  summary = ablation._over_seeds({'0': _seed(0.30, 0.34, 0.33, -0.1),
+                                  '1': _seed(0.40, 0.41, 0.42, -0.1)})
+  assert summary['miou']['student']['values'] == [0.34, 0.41]
+  assert summary['miou']['student']['mean'] == pytest.approx(0.375)
+  assert summary['miou']['student']['std'] == pytest.approx(0.0494975, abs=1e-6)  # sample std
+  paired = summary['paired']['test_miou']
+  assert paired['student - teacher']['values'] == pytest.approx([0.04, 0.01])
+  assert paired['student - control']['values'] == pytest.approx([0.01, -0.01])
+  assert 'control - control' not in paired and 'teacher - teacher' not in paired
+
+
+def test_the_gates_compare_teacher_and_oracle_on_the_gate_split(tmp_path):
+  config = tiny.get_config()
+  config.self_training.gate_split = 'test'
+  teacher, oracle = tmp_path / 'teacher', tmp_path / 'oracle'
+  teacher.mkdir()
+  with open(teacher / 'metrics.jsonl', 'w') as f:  # flat over the last third: a plateau
+    for step, miou in ((100, 0.2), (200, 0.30), (300, 0.305)):
+      f.write(json.dumps({'step': step, 'eval_miou': miou}) + '\n')
+  scores = {(str(teacher), 'val'): 0.30, (str(teacher), 'train'): 0.50,
+            (str(teacher), 'test'): 0.20, (str(oracle), 'test'): 0.25}
+  result = gates.check(config, str(tmp_path), str(teacher),
+                       lambda run, split: scores[(run, split)], str(oracle))
+  assert result['plateaued'] and result['train_minus_val_points'] == pytest.approx(20)
+  assert result['gate_split'] == 'test' and result['teacher_gate_miou'] == 0.20
+  assert result['oracle_minus_teacher_points'] == pytest.approx(5)
+  assert result['oracle_clearly_better']
+  assert json.load(open(tmp_path / 'gates.json')) == result
