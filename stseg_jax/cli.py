@@ -14,7 +14,6 @@ shows the traceback instead.
 """
 import ast
 import errno
-import gc
 import importlib
 import logging as logging_std
 import os
@@ -33,6 +32,7 @@ from stseg_jax import config_check
 from stseg_jax import distributed
 from stseg_jax import errors
 from stseg_jax import workdir as workdir_lib
+from stseg_jax.data import pipeline
 
 EXIT_INTERRUPTED = 130  # the shell's status for a job ended by Ctrl-C
 
@@ -142,7 +142,7 @@ def _run_or_exit(fn):
   traceback_wanted = bool(os.environ.get('STSEG_TRACEBACK'))
   try:
     fn()
-    gc.collect()  # batches held in cycles: their shared memory is released now, not at exit
+    pipeline.release_shared_memory()  # now, not reported as leaked at exit
     return
   except workdir_lib.Preempted as e:
     status, line = workdir_lib.EXIT_PREEMPTED, f'stopped: {e}'
@@ -171,7 +171,7 @@ def _run_or_exit(fn):
       signal.signal(signal.SIGTERM, signal.SIG_DFL)
   # Out of the except block the error's frames are gone, and with them the last
   # batches (grain's shared memory): freed now rather than reported at exit.
-  gc.collect()
+  pipeline.release_shared_memory()
   print(line, file=sys.stderr, flush=True)
   sys.exit(status)
 

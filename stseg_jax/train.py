@@ -5,7 +5,6 @@
 """
 import collections
 import functools
-import gc
 import json
 import os
 from concurrent import futures
@@ -219,7 +218,7 @@ def _train_and_evaluate(config, workdir):
     raise
   finally:  # also on errors: finish async saves, stop threads and data workers
     batches.close()
-    gc.collect()  # batches still held in cycles: their shared memory goes now, not at exit
+    pipeline.release_shared_memory()  # batches held in cycles: freed now, not at exit
     profiler.stop()
     mngr.wait_until_finished()
     preemption.restore()

@@ -51,7 +51,7 @@ class Preempted(Exception):
   train.stop_at_step); the same command continues it. Exits EXIT_PREEMPTED."""
 
   @classmethod
-  def at_step(cls, workdir, step, total, why='preempted'):
+  def at_step(cls, workdir, step, total, why='SIGTERM'):
     return cls(f'{why}: {workdir} checkpointed at step {step} of {total}; rerun the same '
                'command to resume')
 

@@ -80,7 +80,7 @@ def test_sigterm_checkpoints_exits_cleanly_and_resumes_exactly(tmp_path, straigh
   log, _ = proc.communicate(timeout=300)
   # Not 0: a scheduler must tell a preempted job from a finished one.
   assert proc.returncode == workdir_lib.EXIT_PREEMPTED, log[-3000:]
-  assert 'SIGTERM: saved a checkpoint' in log and 'rerun the same command to resume' in log
+  assert 'stopped: SIGTERM: ' in log and 'rerun the same command to resume' in log
   step, _ = _restored_params(workdir)
   assert 3 <= step < 40
   _finish(workdir)

@@ -122,8 +122,7 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step(tmp_path):
     log, _ = proc.communicate(timeout=300)
     assert proc.returncode == workdir_lib.EXIT_PREEMPTED, log[-3000:]
     logs.append(log)
-  stops = [int(log.split('SIGTERM: saved a checkpoint at step ')[1].split(' ')[0])
-           for log in logs]
+  stops = [int(log.split('checkpointed at step ')[1].split(' ')[0]) for log in logs]
   assert stops[0] == stops[1] and 3 <= stops[0] < 200, stops
   assert sorted(int(d) for d in os.listdir(os.path.join(workdir, 'checkpoints'))
                 if d.isdigit()) == [stops[0]]

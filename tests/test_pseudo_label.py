@@ -261,8 +261,7 @@ def test_cross_domain_finetunes_teacher_and_student_on_the_target(tmp_path):
   assert set(target) == {'target_from_teacher', 'target_from_student', 'delta_miou'}
   for name in ('target_from_teacher', 'target_from_student'):
     assert {'lane marking', 'crosswalk'} <= set(target[name]['per_class_iou'])  # 21 classes
-  manifest = json.load(open(pseudo_manifest.manifest_path(
-      os.path.join(tmp_path, 'labels', 'pseudo'), 'pseudo')))
+  manifest = pseudo_manifest.read_manifest(os.path.join(tmp_path, 'labels', 'pseudo'), 'pseudo')
   assert manifest.source['data']['domain'] == 'B'  # the teacher labelled the target city
   assert 'Target domain' in open(tmp_path / 'report.md').read()
 

@@ -6,8 +6,8 @@ Layout of DIR/pseudo/ (several pseudo-label sets may share it, one `name` each):
   <name>-...tfrecord.index.npy            offset index cache, rebuilt when stale or missing
   <name>.manifest.json                    shards, record counts, teacher, config hash, classes
 
-Records are pseudo_example.py's tf.train.Examples, the manifest is
-pseudo_manifest.py's.
+Records are example.py's tf.train.Examples, the manifest is
+manifest.py's.
 """
 import glob
 import hashlib
