@@ -80,6 +80,10 @@ def plot(result, path):
   fig.savefig(path, dpi=120)
 
 
+def _signed(v):
+  return '-' if np.isnan(v) else f'{v:+.1f}'
+
+
 def markdown(result):
   pct = lambda v: f'{v:.1f}'
   lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) +
@@ -101,8 +105,8 @@ def markdown(result):
               'student - control | plain - teacher |', '|---|---|---|---|---|---|---|']
     for name, r in m['classes'].items():
       lines.append(f"| {name} | {pct(r['pseudo_iou_all'])} | {pct(r['pseudo_iou_kept'])} | "
-                   f"{pct(r['teacher_test_iou'])} | {r['student_minus_teacher']:+.1f} | "
-                   f"{r['student_minus_control']:+.1f} | {r['plain_minus_teacher']:+.1f} |")
+                   f"{pct(r['teacher_test_iou'])} | {_signed(r['student_minus_teacher'])} | "
+                   f"{_signed(r['student_minus_control'])} | {_signed(r['plain_minus_teacher'])} |")
   return '\n'.join(lines)
 
 
