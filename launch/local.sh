@@ -5,6 +5,10 @@
 #   launch/local.sh evaluate --config=configs/demo.py --workdir=/tmp/demo
 #   launch/local.sh test [pytest args]
 #
+# `test` without arguments runs the suite on STSEG_TEST_WORKERS processes (2,
+# the CI machine's cores; one test module per process at a time), then the
+# tests marked `alone` (they read machine-wide state) by themselves. With
+# arguments it is plain pytest on them.
 # Any stseg_jax.<job> works as the first argument. STSEG_VENV picks the venv.
 # --dry-run (first) prints the command instead of setting up and running it.
 set -euo pipefail
@@ -42,7 +46,13 @@ if [ "${1:-}" = --dry-run ]; then dry_run=1; shift; fi
 job="${1:?usage: launch/local.sh [--dry-run] <job|test> [args]}"
 shift
 if [ "$job" = test ]; then
-  cmd=("$VENV/bin/python" -m pytest -q tests "$@")
+  pytest=("$VENV/bin/python" -m pytest -q)
+  if [ $# -eq 0 ]; then
+    cmd=("${pytest[@]}" -n "${STSEG_TEST_WORKERS:-2}" --dist loadscope -m "not alone" tests)
+    alone=("${pytest[@]}" -m alone tests)
+  else
+    cmd=("${pytest[@]}" "$@")
+  fi
 else
   cmd=("$VENV/bin/python" -m "stseg_jax.$job" "$@")
   # XLA's persistent cache keeps each crop bucket's compiled step between runs:
@@ -51,7 +61,14 @@ else
 fi
 if [ -n "$dry_run" ]; then
   printf '%q ' "${cmd[@]}"; echo
+  if [ -n "${alone:-}" ]; then printf '%q ' "${alone[@]}"; echo; fi
   exit 0
 fi
 setup "$job"
+if [ -n "${alone:-}" ]; then
+  status=0
+  "${cmd[@]}" || status=$?
+  "${alone[@]}" || status=$?
+  exit "$status"
+fi
 exec "${cmd[@]}"

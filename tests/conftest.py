@@ -21,3 +21,9 @@ from absl import flags  # pylint: disable=g-import-not-at-top
 
 # grain's multiprocessing reads absl flags, which only an absl app parses.
 flags.FLAGS.mark_as_parsed()
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'alone: reads machine-wide state (/dev/shm, a time cap); '
+      '`launch/local.sh test` runs these after the others, by themselves')

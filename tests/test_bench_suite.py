@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from stseg_jax import schedules
 from stseg_jax.bench import suite
 
@@ -47,6 +49,7 @@ def test_untimed_buckets_come_from_a_line_in_pixels():
   assert abs(predicted[400] - (0.1 + 1e-9 * 64 * 400 * 400)) < 1e-9
 
 
+@pytest.mark.alone  # each part runs under a time cap
 def test_every_part_runs_at_cpu_size(tmp_path):
   out = subprocess.run(
       [sys.executable, '-m', 'stseg_jax.bench.suite', '--config=configs/bench_suite.py',

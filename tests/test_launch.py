@@ -23,8 +23,12 @@ def test_local_runs_the_job_module_in_the_venv():
 
 
 def test_local_test_command_is_pytest_on_tests():
-  [cmd] = _dry_run('launch/local.sh', '--dry-run', 'test')
-  assert cmd[1:] == ['-m', 'pytest', '-q', 'tests']
+  shared, alone = _dry_run('launch/local.sh', '--dry-run', 'test')
+  assert shared[1:] == ['-m', 'pytest', '-q', '-n', '2', '--dist', 'loadscope',
+                        '-m', 'not alone', 'tests']
+  assert alone[1:] == ['-m', 'pytest', '-q', '-m', 'alone', 'tests']
+  [one] = _dry_run('launch/local.sh', '--dry-run', 'test', 'tests/test_launch.py')
+  assert one[1:] == ['-m', 'pytest', '-q', 'tests/test_launch.py']
 
 
 def test_multihost_adds_the_distributed_flags():

@@ -37,7 +37,8 @@ config.train.epoch_items = 8  # one step an epoch: see the test's docstring
 config.eval_every = config.checkpoint_every = 1000
 try:
   state = train.train_and_evaluate(config, %(workdir)r)
-except workdir.Preempted as e:  # what the entry points turn into exit status 75
+except workdir.Preempted as e:  # what the entry points turn into one line and exit status 75
+  print(e, flush=True)
   sys.exit(workdir.EXIT_PREEMPTED)
 params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), state.params)
 leaves = jax.tree.leaves(params)
