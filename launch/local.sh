@@ -48,7 +48,9 @@ shift
 if [ "$job" = test ]; then
   pytest=("$VENV/bin/python" -m pytest -q)
   if [ $# -eq 0 ]; then
-    cmd=("${pytest[@]}" -n "${STSEG_TEST_WORKERS:-2}" --dist loadscope -m "not alone" tests)
+    # A worker that crashes fails the run at once (a restarted one can leave it waiting).
+    cmd=("${pytest[@]}" -n "${STSEG_TEST_WORKERS:-2}" --dist loadscope --max-worker-restart=0
+         -m "not alone" tests)
     alone=("${pytest[@]}" -m alone tests)
   else
     cmd=("${pytest[@]}" "$@")

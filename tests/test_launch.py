@@ -24,7 +24,7 @@ def test_local_runs_the_job_module_in_the_venv():
 
 def test_local_test_command_is_pytest_on_tests():
   shared, alone = _dry_run('launch/local.sh', '--dry-run', 'test')
-  assert shared[1:] == ['-m', 'pytest', '-q', '-n', '2', '--dist', 'loadscope',
+  assert shared[1:] == ['-m', 'pytest', '-q', '-n', '2', '--dist', 'loadscope', '--max-worker-restart=0',
                         '-m', 'not alone', 'tests']
   assert alone[1:] == ['-m', 'pytest', '-q', '-m', 'alone', 'tests']
   [one] = _dry_run('launch/local.sh', '--dry-run', 'test', 'tests/test_launch.py')

@@ -1,4 +1,6 @@
 """Pseudo-label records: schema round trip, shards, manifest, source, and three readers."""
+import importlib.util
+import multiprocessing
 import os
 import pickle
 
@@ -208,7 +210,18 @@ def test_standalone_reader_reads_project_shards(tmp_path):
 
 
 def test_tf_data_reads_shards_with_documented_spec(tmp_path):
-  tf = pytest.importorskip('tensorflow')
+  if importlib.util.find_spec('tensorflow') is None:  # found, not imported: see below
+    pytest.skip('tensorflow is not installed')
+  # In a fresh interpreter: TensorFlow in the test process would stay loaded,
+  # and torchvision imported after it (another test, same process) segfaults.
+  child = multiprocessing.get_context('spawn').Process(target=_read_with_tf, args=(tmp_path,))
+  child.start()
+  child.join()
+  assert child.exitcode == 0, 'the tf.data check failed: its traceback is above'
+
+
+def _read_with_tf(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  # only in this child process
   items = _write_set(str(tmp_path))
   path = str(tmp_path / pr.shard_name('plain', 0, 1))
   pr.write_shard(path, [pe.encode_example(**_item(9, soft=False))])
@@ -241,8 +254,11 @@ def test_tf_data_reads_shards_with_documented_spec(tmp_path):
     byte = f.read(1)[0]
     f.seek(40)
     f.write(bytes([byte ^ 1]))
-  with pytest.raises(tf.errors.DataLossError):
+  try:
     list(tf.data.TFRecordDataset([path]))
+    raise AssertionError('tf.data read a flipped payload byte')
+  except tf.errors.DataLossError:
+    pass
 
 
 def test_manifest_teacher_reached_through_a_link_is_the_same(tmp_path):
