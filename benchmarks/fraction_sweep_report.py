@@ -18,7 +18,8 @@ import json
 import numpy as np
 
 LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student (paper)'),
-         ('student', 'student + noise controls'), ('control', 'duplicate-real control'),
+         ('student', 'student + noise controls'), ('online', 'online student (EMA teacher)'),
+         ('control', 'duplicate-real control'),
          ('oracle', 'oracle (all 367 labeled)'))
 
 
@@ -45,7 +46,8 @@ def mechanism(at):
                                              for s in seeds]),
                   'student_minus_teacher': change('student', 'teacher'),
                   'student_minus_control': change('student', 'control'),
-                  'plain_minus_teacher': change('plain', 'teacher')}
+                  'plain_minus_teacher': change('plain', 'teacher'),
+                  'online_minus_control': change('online', 'control')}
   return {'seeds': len(seeds), 'classes': rows}
 
 
@@ -87,7 +89,8 @@ def _signed(v):
 def markdown(result):
   pct = lambda v: f'{v:.1f}'
   lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) +
-           ' | student - teacher | student - control |', '|---' * (len(LINES) + 4) + '|']
+           ' | student - teacher | student - control | online - control |',
+           '|---' * (len(LINES) + 5) + '|']
   for key, at in result['fractions'].items():
     t = at.get('test_miou', {})
     cells = [pct(100 * t[r]['mean']) if r in t else '-' for r, _ in LINES]
@@ -95,18 +98,21 @@ def markdown(result):
     diff = lambda k: (f"{100 * paired[k]['mean']:+.1f} ({', '.join(f'{100 * v:+.1f}' for v in paired[k]['values'])})"
                       if k in paired else '-')
     lines.append(f"| {key} | {len(at['seeds'])} | " + ' | '.join(cells) +
-                 f" | {diff('student - teacher')} | {diff('student - control')} |")
+                 f" | {diff('student - teacher')} | {diff('student - control')} |"
+                 f" {diff('online - control')} |")
   for key, at in result['fractions'].items():
     m = at.get('mechanism')
     if not m:
       continue
     lines += ['', f"{key}, per class on test (mean over {m['seeds']} seed(s)):", '',
               '| class | pseudo IoU, all | pseudo IoU, kept | teacher IoU | student - teacher | '
-              'student - control | plain - teacher |', '|---|---|---|---|---|---|---|']
+              'student - control | plain - teacher | online - control |',
+              '|---|---|---|---|---|---|---|---|']
     for name, r in m['classes'].items():
       lines.append(f"| {name} | {pct(r['pseudo_iou_all'])} | {pct(r['pseudo_iou_kept'])} | "
                    f"{pct(r['teacher_test_iou'])} | {_signed(r['student_minus_teacher'])} | "
-                   f"{_signed(r['student_minus_control'])} | {_signed(r['plain_minus_teacher'])} |")
+                   f"{_signed(r['student_minus_control'])} | {_signed(r['plain_minus_teacher'])} | "
+                   f"{_signed(r['online_minus_control'])} |")
   return '\n'.join(lines)
 
 

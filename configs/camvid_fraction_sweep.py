@@ -21,6 +21,10 @@ from scratch, crop 224, batch 8, every run scored on val and on test
   control  the student's recipe and steps, the real labels repeated in place of the
            pseudo ones, as strongly augmented (paper Table 2b)
   plain    the paper's student: the same without thresholds or strong augmentation
+  online   (`:online`) online self-training instead of the labels (stseg_jax/online.py):
+           the student's EMA labels the unlabeled frames' weak views as it trains,
+           >= 0.95 confident, and it learns their strong views + CutMix; same steps,
+           compared with the control above
   `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
 
 About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
@@ -36,9 +40,10 @@ FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 
 def get_config(arg=''):
   """`core` leaves out the plain student (the extra seeds of a fraction need only the
-  student, its control, the teacher and the oracle)."""
-  if arg not in ('', 'core'):
-    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing or 'core'")
+  student, its control, the teacher and the oracle); `online` runs the online
+  student as the one variant."""
+  if arg not in ('', 'core', 'online'):
+    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core' or 'online'")
   c = camvid_selftrain.get_config('quarter')
   c.data.test_split = 'test'
   c.self_training.gate_split = 'test'
@@ -59,4 +64,9 @@ def get_config(arg=''):
   })
   if arg == 'core':
     c.ablation.variants = {}
+  if arg == 'online':
+    c.ablation.variants = {'online': {
+        'self_training': {'mode': 'online', 'duplicate_real_control': False},
+        # Its own views and labels: the offline labels' settings off.
+        'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0}}}}
   return c

@@ -133,12 +133,22 @@ def get_config():
   # Soft labels (Table 7): cross-entropy to the teacher's top-K probabilities
   # (needs labels made with pseudo_label.soft_topk > 0); real crops count one-hot.
   c.pseudo.soft = False
+  # Online self-training (stseg_jax/online.py; self_training.mode='online' sets
+  # it for the student): the second stream is config.unlabeled's images, and
+  # an EMA of the student labels their weak view in the step, where at least
+  # this confident; the student learns their strong view (pseudo.augment, with
+  # its cutmix_prob).
+  c.pseudo.online = False
+  c.pseudo.online_threshold = 0.95  # UniMatch's
+  c.pseudo.ema_decay = 0.999
 
   # stseg_jax.self_train: teacher-student loops (Table 9); `student` holds the
   # fields the student overrides (e.g. student.model.name, student.pseudo.ratio).
   c.self_training = ml_collections.ConfigDict()
   c.self_training.loops = 1
-  c.self_training.mode = 'joint'  # or 'pretrain_finetune' (Table 8)
+  # 'joint', 'pretrain_finetune' (Table 8), or 'online' (no labels stage: the
+  # student's own EMA teacher labels the unlabeled images as it trains).
+  c.self_training.mode = 'joint'
   # The student starts from the teacher's weights (train.init_from) rather
   # than from scratch (or a pretrained backbone) as in the paper.
   c.self_training.student_from_teacher = False

@@ -140,6 +140,16 @@ def _over_seeds(per_seed):
   return out
 
 
+def _merged(earlier, command, fresh):
+  """A seed's results: this run's, plus the runs of earlier commands it did not
+  repeat (e.g. a variant run once, then the online student added)."""
+  if not earlier:
+    return {'command': command, **fresh}
+  commands = earlier.get('earlier_commands', []) + [earlier['command']]
+  return {'command': command, 'earlier_commands': [c for c in commands if c != command],
+          **fresh, 'runs': {**earlier['runs'], **fresh['runs']}}
+
+
 def _earlier_results(workdir):
   """ablation.json's fractions from earlier runs of this workdir (other seeds or fractions)."""
   path = epath.Path(workdir) / 'ablation.json'
@@ -164,8 +174,8 @@ def run(config, workdir):
     per_seed = result['fractions'].get(key, {}).get('seeds', {})
     for seed in config.ablation.seeds:
       oracle = os.path.join(workdir, f'seed_{seed}', 'oracle') if fraction is not None else None
-      per_seed[str(seed)] = {'command': command, **run_seed(
-          at_fraction, variants, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle)}
+      per_seed[str(seed)] = _merged(per_seed.get(str(seed)), command, run_seed(
+          at_fraction, variants, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle))
     per_seed = dict(sorted(per_seed.items(), key=lambda kv: int(kv[0])))
     result['fractions'][key] = {'labeled_fraction': fraction, 'seeds': per_seed,
                                 **_over_seeds(per_seed)}

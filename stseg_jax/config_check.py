@@ -35,6 +35,9 @@ def validate(config):
   if config.self_training.mode not in stages.MODES:
     raise errors.ConfigError(f'config.self_training.mode: {config.self_training.mode!r} is not '
                              f'one of {stages.MODES}')
+  if config.self_training.mode == stages.ONLINE and config.self_training.loops != 1:
+    raise errors.ConfigError('config.self_training.loops: online self-training is one loop '
+                             '(its teacher is the student\'s own EMA)')
   if config.loss.class_weighting not in ('', *losses.CLASS_WEIGHTINGS):
     raise errors.ConfigError(f'config.loss.class_weighting: {config.loss.class_weighting!r} is not '
                              f'one of {("", *losses.CLASS_WEIGHTINGS)}')
@@ -66,6 +69,23 @@ def validate(config):
   if config.pseudo.duplicate_real and config.pseudo.dir:
     raise errors.ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
                              f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
+  if config.pseudo.online:
+    _check_online(config.pseudo)
+
+
+def _check_online(pseudo):
+  """Online self-training makes its own labels and views: no settings of the offline ones."""
+  clashes = {'dir': 'its teacher labels the unlabeled images itself',
+             'duplicate_real': 'the control trains without online labels',
+             'only': 'the student always learns the real labels too',
+             'soft': 'its labels are hard', 'strong_augment': 'it makes its own strong views'}
+  for key, why in clashes.items():
+    if pseudo[key]:
+      raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.online ({why})')
+  if not 0.0 <= pseudo.online_threshold <= 1.0:
+    raise errors.ConfigError('config.pseudo.online_threshold: must be in [0, 1]')
+  if not 0.0 <= pseudo.ema_decay < 1.0:
+    raise errors.ConfigError('config.pseudo.ema_decay: must be in [0, 1)')
 
 
 # Sections whose fields are a model's own options (models.create checks them),

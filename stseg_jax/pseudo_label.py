@@ -22,7 +22,6 @@ from absl import logging
 from etils import epath
 import jax
 from jax.experimental import multihost_utils
-import ml_collections
 import numpy as np
 
 from stseg_jax import cli
@@ -40,16 +39,6 @@ from stseg_jax.data.pseudo import example as pseudo_example
 from stseg_jax.data.pseudo import filters
 from stseg_jax.data.pseudo import manifest as pseudo_manifest
 from stseg_jax.data.pseudo import records as pseudo_records
-
-
-def unlabeled_data_config(config):
-  """config.data with the unlabeled set's name/root/split put in."""
-  data = ml_collections.ConfigDict(config.data.to_dict())
-  for key in ('name', 'root', 'domain'):  # domain: another synthetic city (cross-domain)
-    if config.unlabeled[key]:
-      data[key] = config.unlabeled[key]
-  data.train_split = config.unlabeled.split
-  return data
 
 
 def shard_ranges(num_images, images_per_shard):
@@ -106,7 +95,7 @@ def provenance(config, teacher_workdir, step, variables):
                       'step': int(step),
                       'weights_sha256': digest.hexdigest()[:16]},
           'recipe': {'pseudo_label': config.pseudo_label.to_dict(),
-                     'data': unlabeled_data_config(config).to_dict(),
+                     'data': sources.unlabeled_data_config(config.data, config.unlabeled).to_dict(),
                      'split': config.unlabeled.split}}
 
 
@@ -146,7 +135,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
   out_dir = os.path.join(workdir, 'pseudo')
   epath.Path(out_dir).mkdir(parents=True, exist_ok=True)
   p = config.pseudo_label
-  source = sources.open_source(unlabeled_data_config(config), config.unlabeled.split,
+  source = sources.open_source(sources.unlabeled_data_config(config.data, config.unlabeled), config.unlabeled.split,
                                labels=False)
   # The teacher predicts the classes it was taught (config.data's), whatever
   # classes the unlabeled set's own labels have: they are never read (e.g.
@@ -189,7 +178,7 @@ def run(config, workdir, teacher_workdir, teacher_step=None):
     manifest = pseudo_manifest.Manifest(
         name=p.name, class_names=tuple(taught.class_names), teacher=made_by['teacher'],
         config_hash=config_hash(config), soft_topk=p.soft_topk,
-        source={'data': unlabeled_data_config(config).to_dict(),
+        source={'data': sources.unlabeled_data_config(config.data, config.unlabeled).to_dict(),
                 'split': config.unlabeled.split, 'num_images': len(source)},
         shards=tuple({'file': pseudo_records.shard_name(p.name, s, len(ranges)),
                       'records': end - begin, 'start': begin}

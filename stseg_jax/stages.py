@@ -14,7 +14,9 @@ config from it. A stage's config is a whole training (or labelling) config:
   student_pretrain   with self_training.mode='pretrain_finetune' (paper Table 8):
                      pseudo labels alone, then the student finetunes on the real ones
   student[_k]        real + pseudo labels, with config.student's fields (loop k of
-                     self_training.loops becomes the next loop's teacher, Table 9)
+                     self_training.loops becomes the next loop's teacher, Table 9);
+                     with self_training.mode='online', real labels + the unlabeled
+                     images its own EMA teacher labels (no pseudo_label stage)
   control            the duplicate-real control of the student (Table 2b), with
                      self_training.duplicate_real_control
   target_from_teacher, target_from_student
@@ -27,8 +29,9 @@ from typing import Optional
 import ml_collections
 
 TRAIN, PSEUDO_LABEL, GATES = 'train', 'pseudo_label', 'gates'
-# self_training.mode: real + pseudo labels together, or pseudo labels first (paper Table 8).
-MODES = ('joint', 'pretrain_finetune')
+# self_training.mode: real + pseudo labels together, pseudo labels first (paper
+# Table 8), or labels made in the student's own step by its EMA (online.py).
+JOINT, PRETRAIN_FINETUNE, ONLINE = MODES = ('joint', 'pretrain_finetune', 'online')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +57,17 @@ def merged(base, overrides):
 
 
 def student_config(config, labels_dir, teacher_workdir=''):
-  """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo labels."""
+  """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo
+  labels, an online student (self_training.mode) makes its own."""
   student = merged(config, config.student)
   model = config.student.get('model')
   if model and model.get('name', config.model.name) != config.model.name:
     # Another network (Table 3): its own model section, not the teacher's fields
     # under another name (a Fast-SCNN has no backbone).
     student.model = ml_collections.ConfigDict(model.to_dict())
-  if not student.pseudo.duplicate_real:
+  if config.self_training.mode == ONLINE:
+    student.pseudo.online = True
+  elif not student.pseudo.duplicate_real:
     student.pseudo.dir = labels_dir
     student.pseudo.teacher = teacher_workdir
   if student.self_training.student_from_teacher:
@@ -79,10 +85,13 @@ def finetune_config(student, pretrain_dir, overrides):
 
 def control_config(student):
   """The duplicate-real control of a student: its recipe and steps with the real
-  labels repeated in place of the pseudo ones (strong augmentation included)."""
+  labels repeated in place of the pseudo ones (strong augmentation included:
+  an online student's strong views become the repeated stream's)."""
   control = ml_collections.ConfigDict(student.to_dict())
   control.pseudo.duplicate_real = True
   control.pseudo.dir = control.pseudo.teacher = ''
+  if control.pseudo.online:
+    control.pseudo.online, control.pseudo.strong_augment = False, True
   return control
 
 
@@ -125,7 +134,7 @@ def stages(config, workdir, teacher_items=None):
     if student.pseudo.dir:  # the duplicate-real baseline needs no labels
       out.append(Stage('pseudo_label' + suffix, PSEUDO_LABEL, path('labels' + suffix),
                        teacher_config, (('teacher', teacher_dir),)))
-    if st.mode == MODES[1]:
+    if st.mode == PRETRAIN_FINETUNE:
       pretrain = merged(student, ml_collections.ConfigDict({'pseudo': {'only': True}}))
       out.append(Stage('student_pretrain' + suffix, TRAIN, path('student' + suffix + '_pretrain'),
                        pretrain))

@@ -25,6 +25,7 @@ from stseg_jax import evaluate as evaluate_lib
 from stseg_jax import losses
 from stseg_jax import metric_writer
 from stseg_jax import models
+from stseg_jax import online
 from stseg_jax import optim
 from stseg_jax import preemption as preemption_lib
 from stseg_jax import profiler as profiler_lib
@@ -47,14 +48,16 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
   bucket's compiled step is the same for any run length and a persistent XLA
   cache serves it to the next run.
   """
-  images = models.normalize(batch['image'], model.dtype)
+  images, labels, extra_metrics = models.normalize(batch['image'], model.dtype), batch['label'], {}
+  # Dropout (WideResNet38) draws from a key tied to the step: reproducible.
+  dropout_rng = jax.random.fold_in(jax.random.key(config.seed), state.step)
+  if config.pseudo.online:  # the EMA teacher labels the unlabeled crops (online.py)
+    images, labels, extra_metrics = online.student_batch(
+        model, state.ema, batch, config.pseudo, jax.random.fold_in(dropout_rng, 1))
   lr = optim.poly_lr(state.images_seen, total_images, config.train.base_lr,
                      config.train.lr_power, config.train.warmup_images)
   batch_ratio = images.shape[0] / config.train.batch_size  # static per crop bucket
   lr = lr * batch_ratio ** config.train.lr_batch_power
-
-  # Dropout (WideResNet38) draws from a key tied to the step: reproducible.
-  dropout_rng = jax.random.fold_in(jax.random.key(config.seed), state.step)
 
   def loss_fn(params):
     outputs, new_vars = model.apply(
@@ -64,12 +67,12 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
     if 'soft_index' in batch:  # pseudo.soft: the teacher's top-K probabilities
       soft = losses.topk_distribution(batch['soft_index'], batch['soft_prob'],
                                       outputs['logits'].shape[-1])
-    exempt = None  # pixels OHEM keeps unranked: pseudo labels, unless loss.ohem_pseudo
+    exempt = None  # pixels OHEM keeps unranked: a teacher's labels, unless loss.ohem_pseudo
     if (config.loss.ohem and not config.loss.ohem_pseudo and
-        mixture.second_stream(config.pseudo) == mixture.PSEUDO):
-      exempt = jnp.broadcast_to(batch['second'][:, None, None] > 0, batch['label'].shape)
+        mixture.second_stream(config.pseudo) in mixture.TAUGHT):
+      exempt = jnp.broadcast_to(batch['second'][:, None, None] > 0, labels.shape)
     loss = losses.segmentation_loss(
-        outputs, batch['label'], ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
+        outputs, labels, ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
         ohem_min_kept=config.loss.ohem_min_kept, ohem_exempt=exempt,
         aux_weight=config.loss.aux_weight, class_weights=class_weights, soft_targets=soft)
     return loss, new_vars['batch_stats']
@@ -77,12 +80,16 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   direction, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, optim.apply_lr(direction, lr))
+  teacher = {}
+  if config.pseudo.online:
+    teacher['ema'] = online.ema_update(state.ema, {'params': params, 'batch_stats': batch_stats},
+                                       config.pseudo.ema_decay)
   new_state = state.replace(step=state.step + 1,
                             images_seen=state.images_seen + images.shape[0],
                             params=params, batch_stats=batch_stats,
-                            opt_state=opt_state)
+                            opt_state=opt_state, **teacher)
   return new_state, {'loss': loss, 'lr': lr, 'grad_norm': optax.tree.norm(grads),
-                     'param_norm': optax.tree.norm(params)}
+                     'param_norm': optax.tree.norm(params), **extra_metrics}
 
 
 def make_step_fn(config, model, tx, mesh, class_weights=None):
@@ -96,8 +103,9 @@ def make_step_fn(config, model, tx, mesh, class_weights=None):
       donate_argnums=0)
 
 
-def batch_spec(batch_size, crop, mesh, soft_k=0):
-  """The global batch of a bucket as ShapeDtypeStructs (see pipeline.train_epoch)."""
+def batch_spec(batch_size, crop, mesh, soft_k=0, strong=False):
+  """The global batch of a bucket as ShapeDtypeStructs (see pipeline.train_epoch);
+  `strong`: every crop also has a strong view (online self-training)."""
   data = sharding.data_sharding(mesh)
   pixels = (batch_size, crop, crop)
   spec = {'image': jax.ShapeDtypeStruct(pixels + (3,), jnp.uint8, sharding=data),
@@ -106,6 +114,8 @@ def batch_spec(batch_size, crop, mesh, soft_k=0):
   if soft_k:
     spec['soft_index'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.uint8, sharding=data)
     spec['soft_prob'] = jax.ShapeDtypeStruct(pixels + (soft_k,), jnp.float16, sharding=data)
+  if strong:
+    spec['strong'] = jax.ShapeDtypeStruct(pixels + (3,), jnp.uint8, sharding=data)
   return spec
 
 
@@ -115,7 +125,7 @@ def step_spec(state, mesh):
   return checkpoints.abstract(state), horizon
 
 
-def compile_buckets(step_fn, state, plan, mesh, executor=None, soft_k=0):
+def compile_buckets(step_fn, state, plan, mesh, executor=None, soft_k=0, strong=False):
   """One compiled train step per crop bucket, compiled ahead of use.
 
   Returns {crop: future of the compiled step}; with an executor the buckets
@@ -126,7 +136,7 @@ def compile_buckets(step_fn, state, plan, mesh, executor=None, soft_k=0):
   for p in plan:
     if p.crop in compiled:
       continue
-    batch = batch_spec(p.batch_size, p.crop, mesh, soft_k)
+    batch = batch_spec(p.batch_size, p.crop, mesh, soft_k, strong)
     lower = functools.partial(lambda b: step_fn.lower(abstract_state, b, horizon).compile(),
                               batch)
     if executor is None or not compiled:
@@ -162,7 +172,7 @@ def _train_and_evaluate(config, workdir):
 
   real = sources.open_source(config.data, config.data.train_split)
   config_check.check_crop_fits(config, sources.largest_image_side(real), config.data.train_split)
-  mix = mixture.open_mixture(config.train, config.pseudo, config.data, real)
+  mix = mixture.open_mixture(config.train, config.pseudo, config.data, real, config.unlabeled)
   eval_source = sources.open_source(config.data, config.data.eval_split,
                                     instances=config.eval.instance_metrics)
   model = models.from_config(config.model, real.num_classes)
@@ -179,7 +189,8 @@ def _train_and_evaluate(config, workdir):
   state = _initial_state(config, model, tx, mesh, mngr)
   step_fn = make_step_fn(config, model, tx, mesh, class_weights)
   executor = futures.ThreadPoolExecutor(max_workers=1)
-  compiled = compile_buckets(step_fn, state, plan, mesh, executor, mix.soft_k)
+  compiled = compile_buckets(step_fn, state, plan, mesh, executor, mix.soft_k,
+                            mix.second == mixture.ONLINE)
   evaluator = evaluate_lib.Evaluator(model, eval_source, mesh, config.eval, config.inference)
   writer = metric_writer.MetricWriter(workdir, resumed_step=int(state.step))
 
@@ -246,13 +257,17 @@ def _initial_state(config, model, tx, mesh, mngr):
   config.train.init_from's weights if set)."""
   state = train_state.create_train_state(model, tx, jax.random.key(config.seed), mesh,
                                        config.model.pretrained, config.model.get('backbone'))
+  if config.pseudo.online:
+    state = online.with_ema(state)
   restored = checkpoints.restore(mngr, checkpoints.abstract(state), quarantine=True,
                                  restart_if_unreadable=config.resume_anyway)
   if restored is not None:
     logging.info('Resumed from step %d', int(restored.step))
     return restored
   if config.train.init_from:
-    return train_state.init_from_checkpoint(state, config.train.init_from, mesh)
+    state = train_state.init_from_checkpoint(state, config.train.init_from, mesh)
+    if config.pseudo.online:  # the teacher starts from the loaded weights too
+      state = online.with_ema(state)
   return state
 
 
@@ -329,6 +344,7 @@ def _train_batches(config, plan, mix, indexes, step):
         options=pipeline.AugmentOptions.from_config(config.augment),
         second_options=pipeline.second_stream_augment_options(config.augment, config.pseudo),
         second_sources=mix.second_positions,
+        strong_options=pipeline.strong_view_options(config.augment, config.pseudo),
         start_batch=start_batch if epoch == first_epoch else 0,
         num_workers=config.data.num_workers, soft_k=mix.soft_k)
     iterator = iter(batches)

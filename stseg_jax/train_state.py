@@ -1,7 +1,8 @@
 """The train state, the model a config names, and a run's weights back from its workdir.
 
   TrainState             what a checkpoint holds: step, images seen, params, batch
-                         stats and optimizer state (the step fixes the data position)
+                         stats and optimizer state (the step fixes the data position);
+                         OnlineTrainState adds online self-training's EMA teacher
   create_train_state     a fresh state on every device, optionally with a pretrained
                          backbone (models/convert_torch.py)
   init_from_checkpoint   another run's weights where shapes match (train.init_from,
@@ -38,6 +39,14 @@ class TrainState:
   def variables(self):
     """What the model applies: params and batch stats."""
     return {'params': self.params, 'batch_stats': self.batch_stats}
+
+
+@flax.struct.dataclass
+class OnlineTrainState(TrainState):
+  """The state of online self-training: also its EMA teacher's {'params',
+  'batch_stats'} (online.py). A class of its own, so that every other run's
+  checkpoint keeps exactly TrainState's arrays (and older ones restore)."""
+  ema: dict = None
 
 
 def _init_variables(model, rng):

@@ -12,6 +12,7 @@ from PIL import Image
 import pytest
 
 from configs import synthetic_fastscnn
+from stseg_jax import checkpoints
 from stseg_jax import evaluate
 from stseg_jax import models
 from stseg_jax import optim
@@ -56,6 +57,10 @@ def test_train_writes_metrics_eval_and_checkpoints(trained):
   assert result['checkpoint_step'] == 4 and result['num_images'] == 8
   assert set(result['per_class_iou']) >= {'road', 'car', 'sky'}
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+  # Exactly these arrays (no online teacher's): checkpoints of older code restore.
+  saved = checkpoints.manager(workdir).item_metadata(4)
+  assert set(getattr(saved, 'tree', saved)) == {'step', 'images_seen', 'params', 'batch_stats',
+                                                 'opt_state'}
   assert os.listdir(os.path.join(workdir, 'tensorboard'))
   visuals = os.path.join(workdir, 'visuals', 'step_4')
   assert sorted(os.listdir(visuals)) == [f'synthetic-A-val-s0-{i:06d}.png' for i in range(4)]

@@ -174,6 +174,26 @@ def jitter_colors(image, rng, strength=0.1):
   return np.asarray(_jitter_pil(Image.fromarray(image), rng, strength))
 
 
+def _photometric(img, rng, blur_prob, blur_sigma, color_jitter, grayscale_prob):
+  """Blur, colour jitter and grey of a PIL image, each drawn from `rng` in that order."""
+  if blur_prob > 0 and rng.random() < blur_prob:
+    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*blur_sigma)))
+  if color_jitter > 0:
+    img = _jitter_pil(img, rng, color_jitter)
+  if grayscale_prob > 0 and rng.random() < grayscale_prob:  # no draw at 0: streams unchanged
+    img = img.convert('L').convert('RGB')
+  return img
+
+
+def strong_view(image, rng, *, blur_prob=0.5, blur_sigma=(0.15, 1.3), color_jitter=0.5,
+                grayscale_prob=0.2):
+  """Another view of an augmented crop (HxWx3 uint8): the same pixels' geometry,
+  stronger blur, colour jitter and grey (online self-training's strong view)."""
+  img = _photometric(Image.fromarray(image), rng, blur_prob, blur_sigma, color_jitter,
+                     grayscale_prob)
+  return np.asarray(img)
+
+
 def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None,
             center_jitter=0.1, flip=True, blur_prob=0.5, blur_sigma=(0.15, 1.3),
             color_jitter=0.1, grayscale_prob=0.0, ignore_label=IGNORE_LABEL, image_pad=0,
@@ -200,12 +220,7 @@ def augment(image, label, rng, crop_size, *, scale_range=(0.5, 2.0), center=None
   if flipped:
     img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     ox = crop_hw[1] - ox - lbl.shape[1]  # Mirror where the window sits.
-  if blur_prob > 0 and rng.random() < blur_prob:
-    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*blur_sigma)))
-  if color_jitter > 0:
-    img = _jitter_pil(img, rng, color_jitter)
-  if grayscale_prob > 0 and rng.random() < grayscale_prob:  # no draw at 0: streams unchanged
-    img = img.convert('L').convert('RGB')
+  img = _photometric(img, rng, blur_prob, blur_sigma, color_jitter, grayscale_prob)
   out = (paste(np.asarray(img), crop_hw, (oy, ox), image_pad),
          paste(lbl, crop_hw, (oy, ox), ignore_label))
   if extra is None:

@@ -6,6 +6,8 @@ one, a second stream, named explicitly by `second_stream(config)`:
   PSEUDO          a teacher's pseudo labels (config.pseudo.dir; data/pseudo/source.py)
   DUPLICATE_REAL  the real labels again in their place, the baseline of paper
                   Table 2b (config.pseudo.duplicate_real)
+  ONLINE          the unlabeled images themselves (config.unlabeled), labelled in
+                  the train step by its EMA teacher (config.pseudo.online; online.py)
 
 An epoch has `num_real` real items (config.train.epoch_items, or one per
 image) and round(config.pseudo.ratio * num_real) from the second stream
@@ -23,9 +25,13 @@ import numpy as np
 from stseg_jax.data import centroids
 from stseg_jax.data.pseudo import source as pseudo_source
 from stseg_jax.data import sampler
+from stseg_jax.data import sources
 
 PSEUDO = 'pseudo'
 DUPLICATE_REAL = 'duplicate_real'
+ONLINE = 'online'
+# The second streams whose labels come from a teacher, not from people.
+TAUGHT = (PSEUDO, ONLINE)
 
 # The generator stream of each draw of an epoch (sampler.epoch_items' `stream`):
 # the real and second streams' items, and the shuffle that mixes them.
@@ -33,8 +39,10 @@ _REAL, _SECOND, _MIX = 0, 1, 2
 
 
 def second_stream(pseudo):
-  """PSEUDO, DUPLICATE_REAL or None: what the run trains on beside the real labels
-  (`pseudo`: config.pseudo)."""
+  """PSEUDO, DUPLICATE_REAL, ONLINE or None: what the run trains on beside the real
+  labels (`pseudo`: config.pseudo)."""
+  if pseudo.online:
+    return ONLINE
   if pseudo.dir:
     return PSEUDO
   if pseudo.duplicate_real:
@@ -74,12 +82,16 @@ class Mixture:
     return (1,) if self.second else ()
 
 
-def open_mixture(train, pseudo, data, real_source):
+def open_mixture(train, pseudo, data, real_source, unlabeled=None):
   """The run's Mixture over `real_source` and, per `pseudo`, its second stream
-  (`train`, `pseudo`, `data`: config.train, config.pseudo, config.data)."""
+  (`train`, `pseudo`, `data`, `unlabeled`: config.train, config.pseudo,
+  config.data, config.unlabeled)."""
   second = second_stream(pseudo)
   streams, soft_k = (real_source,), 0
-  if second == PSEUDO:
+  if second == ONLINE:  # images only: their own labels, if any, are never read
+    streams += (sources.open_source(sources.unlabeled_data_config(data, unlabeled),
+                                    unlabeled.split, labels=False),)
+  elif second == PSEUDO:
     labels = pseudo_source.open_student_source(pseudo, data, real_source)
     streams += (labels,)
     soft_k = labels.soft_k if pseudo.soft else 0
@@ -95,7 +107,10 @@ def open_mixture(train, pseudo, data, real_source):
 def second_class_uniform(train, pseudo):
   """Centroid-sampling share of the second stream: the pseudo labels', or for
   the duplicate-real baseline the real stream's own (the teacher's sampling:
-  the baseline must differ from the teacher's recipe only in what it repeats)."""
+  the baseline must differ from the teacher's recipe only in what it repeats);
+  unlabeled images have no regions to sample by (online: uniform crops)."""
+  if pseudo.online:
+    return 0.0
   if pseudo.duplicate_real:
     return train.class_uniform_fraction
   return pseudo.class_uniform_fraction

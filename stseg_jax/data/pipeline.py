@@ -51,6 +51,14 @@ def second_stream_augment_options(augment, pseudo):
   return AugmentOptions.from_config(augment, **pseudo.augment)
 
 
+def strong_view_options(augment, pseudo):
+  """Online self-training's strong views (`augment`, made stronger by
+  `pseudo`.augment: config.augment, config.pseudo), or None for other runs."""
+  if not pseudo.online:
+    return None
+  return AugmentOptions.from_config(augment, **pseudo.augment)
+
+
 @dataclasses.dataclass(frozen=True)
 class _TrainTransform:
   """Loads item (index, source, image id, centroid); returns one augmented crop.
@@ -68,6 +76,10 @@ class _TrainTransform:
   soft_k: int = 0
   second_sources: tuple = ()  # positions in `sources` of the second stream
   second_options: AugmentOptions | None = None  # theirs, if not `options`
+  # Online self-training: every crop carries a 'strong' view, made with these
+  # options for the second stream (unlabeled images) and the crop itself for
+  # real ones; an unlabeled crop's label marks only its padding (ignored).
+  strong_options: AugmentOptions | None = None
 
   def __call__(self, item):
     index, source, image_id, center = item
@@ -75,6 +87,9 @@ class _TrainTransform:
     is_second = source in self.second_sources
     options = self.second_options if is_second and self.second_options else self.options
     rng = np.random.default_rng([self.seed, self.epoch, index])
+    if self.strong_options and is_second:  # unlabeled: no label to read
+      example = {'image': example['image'],
+                 'label': np.zeros(example['image'].shape[:2], np.uint8)}
     extra = None
     if self.soft_k and 'topk_indices' in example:
       extra = np.concatenate([example['topk_indices'].astype(np.float32),
@@ -88,6 +103,11 @@ class _TrainTransform:
     # `second` marks the second stream's crops: CutMix pairs them, and OHEM
     # leaves a teacher's labels unranked (train.train_step).
     crop = {'image': out[0], 'label': out[1], 'second': np.uint8(is_second)}
+    if self.strong_options:
+      so = self.strong_options
+      crop['strong'] = (augment_lib.strong_view(
+          out[0], rng, blur_prob=so.blur_prob, color_jitter=so.color_jitter,
+          grayscale_prob=so.grayscale_prob) if is_second else out[0])
     if self.soft_k:
       crop['soft_index'], crop['soft_prob'] = (
           split_soft(out[2], self.soft_k) if extra is not None else
@@ -157,7 +177,7 @@ def local_slice(items, global_batch, process_index=None, process_count=None):
 
 def train_epoch(sources, items, *, crop, global_batch, seed, epoch,
                 options=AugmentOptions(), start_batch=0, num_workers=0, soft_k=0,
-                second_sources=(), second_options=None):
+                second_sources=(), second_options=None, strong_options=None):
   """Iterator over this process's batches of one epoch, from `start_batch`.
 
   `sources` is a sequence of data sources (e.g. real, pseudo); `items` are
@@ -166,13 +186,14 @@ def train_epoch(sources, items, *, crop, global_batch, seed, epoch,
   `soft_k` > 0 adds soft targets to every crop (_TrainTransform). The sources
   at `second_sources` get `second_options` (if given) and their crops are
   flagged `second`; with its `cutmix_prob` they also trade boxes (_CutMix).
+  `strong_options` (online self-training) adds every crop's strong view.
   """
   indexed = [(i, int(source), int(image_id), center)
              for i, (source, image_id, center) in enumerate(items)]
   local_items, local_batch = local_slice(indexed, global_batch)
   ds = grain.MapDataset.source(local_items)
   ds = ds.map(_TrainTransform(tuple(sources), crop, seed, epoch, options, soft_k,
-                              tuple(second_sources), second_options))
+                              tuple(second_sources), second_options, strong_options))
   ds = ds.batch(local_batch, drop_remainder=True)
   if second_options and second_options.cutmix_prob:
     ds = ds.map_with_index(_CutMix(second_options.cutmix_prob, seed, epoch))

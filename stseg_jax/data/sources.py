@@ -6,6 +6,7 @@ when opened, naming whatever is missing.
 """
 import os
 
+import ml_collections
 import numpy as np
 from PIL import Image
 
@@ -60,6 +61,17 @@ def open_source(data_config, split, labels=True, instances=False):
     raise errors.DataError(f'config.data: split {split!r} of {data_config.name!r} has no '
                            f'images ({source!r})')
   return source
+
+
+def unlabeled_data_config(data, unlabeled):
+  """`data` (config.data) with the unlabeled set's name, root, domain and split
+  from `unlabeled` (config.unlabeled) put in where set."""
+  out = ml_collections.ConfigDict(data.to_dict())
+  for key in ('name', 'root', 'domain'):  # domain: another synthetic city (cross-domain)
+    if unlabeled[key]:
+      out[key] = unlabeled[key]
+  out.train_split = unlabeled.split
+  return out
 
 
 def largest_image_side(source):

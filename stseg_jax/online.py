@@ -1,0 +1,111 @@
+"""Online self-training: a teacher that labels each unlabeled batch inside the train step.
+
+The form semi-supervised segmentation moved to after offline self-training
+(FixMatch, Sohn et al. 2020; UniMatch, Yang et al. 2023, here without its
+feature perturbation). With `config.pseudo.online` every step:
+
+  1. the teacher, an exponential moving average of the student's weights
+     (Mean Teacher, Tarvainen & Valpola 2017; `pseudo.ema_decay`), predicts
+     the weak view of each unlabeled crop (the real crops' augmentation);
+  2. its class becomes the label where it is at least `pseudo.online_threshold`
+     confident; the other pixels are ignored;
+  3. the student learns the strong view of the same crop (the same geometry,
+     with `pseudo.augment`'s colour jitter, grey and blur: data/pipeline.py),
+     with CutMix between unlabeled crops applied to images and labels alike.
+
+Real crops pass unchanged. `train.train_step` calls `student_batch` before its
+loss and `ema_update` after its update; `with_ema` gives a state its teacher.
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from stseg_jax import models
+from stseg_jax import train_state
+from stseg_jax.data.labels import IGNORE_LABEL
+
+
+def with_ema(state):
+  """`state` as an OnlineTrainState whose teacher is a copy of its current
+  weights (a fresh run, or weights just loaded from another run)."""
+  fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(train_state.TrainState)}
+  return train_state.OnlineTrainState(**fields, ema=jax.tree.map(jnp.copy, state.variables))
+
+
+def ema_update(ema, variables, decay):
+  """The teacher moved towards the student: decay * teacher + (1 - decay) * student.
+
+  Batch statistics too, so the teacher normalises as the weights it averages do.
+  """
+  return jax.tree.map(lambda t, s: decay * t + (1 - decay) * s, ema, variables)
+
+
+def teacher_labels(model, ema, images, valid, threshold):
+  """The teacher's class per pixel where its probability is >= `threshold` and
+  the pixel is `valid` (not crop padding), else IGNORE_LABEL; and that mask."""
+  logits = model.apply(ema, images, train=False)['logits']
+  probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+  kept = valid & (jnp.max(probs, axis=-1) >= threshold)
+  return jnp.where(kept, jnp.argmax(probs, axis=-1), IGNORE_LABEL).astype(jnp.uint8), kept
+
+
+def cutmix_masks(rng, rows, height, width, prob):
+  """CutMix between the flagged `rows` of a batch, drawn on the device.
+
+  Each flagged row, with probability `prob`, takes a box from the next flagged
+  row (cyclically): a random position, the box's area a uniform fraction of
+  the crop's (Yun et al. 2019), as the offline pipeline's CutMix draws it.
+  Returns (partner index per row, (N, H, W) mask of the pasted pixels).
+  """
+  n = rows.shape[0]
+  index = jnp.arange(n)
+  order = jnp.argsort(jnp.where(rows, index, n + index))  # flagged rows first, in order
+  rank = jnp.argsort(order)
+  count = jnp.sum(rows)
+  partner = order[(rank + 1) % jnp.maximum(count, 1)]
+  k_apply, k_side, k_y, k_x = jax.random.split(rng, 4)
+  apply = rows & (count >= 2) & (jax.random.uniform(k_apply, (n,)) < prob)
+  side = jnp.sqrt(jax.random.uniform(k_side, (n,)))
+  box_h = jnp.maximum(1, (height * side).astype(jnp.int32))
+  box_w = jnp.maximum(1, (width * side).astype(jnp.int32))
+  y = (jax.random.uniform(k_y, (n,)) * (height - box_h + 1)).astype(jnp.int32)
+  x = (jax.random.uniform(k_x, (n,)) * (width - box_w + 1)).astype(jnp.int32)
+  ys = jnp.arange(height)[None, :, None]
+  xs = jnp.arange(width)[None, None, :]
+  inside = ((ys >= y[:, None, None]) & (ys < (y + box_h)[:, None, None]) &
+            (xs >= x[:, None, None]) & (xs < (x + box_w)[:, None, None]))
+  return partner, apply[:, None, None] & inside
+
+
+def paste(values, partner, mask):
+  """`values` (N, H, W, ...) with each row's masked pixels taken from its partner row."""
+  mask = mask.reshape(mask.shape + (1,) * (values.ndim - 3))
+  return jnp.where(mask, values[partner], values)
+
+
+def student_batch(model, ema, batch, pseudo, rng):
+  """(images, labels, metrics) the student learns from this step.
+
+  Real crops (batch['second'] == 0) as they are; unlabeled ones as their
+  strong view (batch['strong']) with the teacher's labels of their weak view
+  (batch['image']), CutMixed among themselves. Their batch['label'] marks
+  only the crop's padding (IGNORE_LABEL): an unlabeled image's own labels,
+  where a dataset has them, never reach the step. `pseudo`: config.pseudo.
+  """
+  unlabeled = batch['second'] > 0
+  weak = models.normalize(batch['image'], model.dtype)
+  valid = batch['label'] != IGNORE_LABEL
+  labels, kept = teacher_labels(model, ema, weak, valid, pseudo.online_threshold)
+  partner, box = cutmix_masks(rng, unlabeled, *batch['label'].shape[1:3],
+                              pseudo.augment.cutmix_prob)
+  strong = paste(models.normalize(batch['strong'], model.dtype), partner, box)
+  labels = paste(labels, partner, box)
+  per_row = unlabeled[:, None, None]
+  images = jnp.where(per_row[..., None], strong, weak)
+  labels = jnp.where(per_row, labels, batch['label'])
+  # The share of the unlabeled crops' pixels the teacher labels: how much of
+  # the unlabeled data the threshold lets through, over training.
+  kept_fraction = (jnp.sum(kept & per_row) /
+                   jnp.maximum(jnp.sum(valid & per_row), 1)).astype(jnp.float32)
+  return images, labels, {'online_kept_fraction': kept_fraction}
