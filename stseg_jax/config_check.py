@@ -69,7 +69,7 @@ def validate(config):
   if config.pseudo.duplicate_real and config.pseudo.dir:
     raise errors.ConfigError('config.pseudo.duplicate_real: the baseline trains on real labels '
                              f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
-  if config.pseudo.online:
+  if config.pseudo.get('online'):  # .get: configs saved before the field existed
     _check_online(config.pseudo)
 
 

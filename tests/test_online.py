@@ -20,6 +20,7 @@ from stseg_jax import sharding
 from stseg_jax import stages
 from stseg_jax import train
 from stseg_jax import workdir as workdir_lib
+from stseg_jax.data import mixture
 from stseg_jax.data import pipeline
 from stseg_jax.data.labels import IGNORE_LABEL
 
@@ -185,3 +186,12 @@ def test_an_online_run_trains_its_teacher_and_resumes_exactly(tmp_path):
   for a, b in zip(jax.tree.leaves((straight.params, straight.ema)),
                   jax.tree.leaves((resumed.params, resumed.ema))):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_a_config_saved_before_the_online_fields_still_validates():
+  saved = tiny.get_config().to_dict()  # as an older run's config.json reads back
+  for key in ('online', 'online_threshold', 'ema_decay'):
+    del saved['pseudo'][key]
+  saved = ml_collections.ConfigDict(saved)
+  config_check.validate(saved)  # what evaluating that run's checkpoint does first
+  assert mixture.second_stream(saved.pseudo) is None

@@ -41,7 +41,7 @@ _REAL, _SECOND, _MIX = 0, 1, 2
 def second_stream(pseudo):
   """PSEUDO, DUPLICATE_REAL, ONLINE or None: what the run trains on beside the real
   labels (`pseudo`: config.pseudo)."""
-  if pseudo.online:
+  if pseudo.get('online'):  # .get: configs saved before the field existed
     return ONLINE
   if pseudo.dir:
     return PSEUDO
