@@ -24,8 +24,10 @@ Jobs (each `python -m stseg_jax.<job> --config=... --workdir=...`, through cli.p
                     step_profile, pipeline, inference; timing.py holds their tools
 
 Training:
-  train_state.py    TrainState, a fresh state, init from another run, and
+  train_state.py    TrainState (OnlineTrainState), a fresh state, init from another run, and
                     `restore`: a run's model and weights for inference
+  online.py         online self-training: the EMA teacher, its confident labels
+                    of the weak views, CutMix of the strong ones, in the step
   losses.py         cross-entropy, OHEM (pseudo pixels exempt), soft targets,
                     class weights
   optim.py          SGD direction and the poly LR over images seen
@@ -63,7 +65,7 @@ Data (data/):
                     colours (every source has its `palette`)
   sampler.py        uniform and class-uniform items of an epoch (paper 3.2)
   centroids.py      the centroid index: region centroids per class, cached
-  mixture.py        the real/pseudo mixture: streams, items per epoch, an
+  mixture.py        the real/pseudo (or unlabeled) mixture: streams, items per epoch, an
                     epoch's draws, each stream's centroid index
   pipeline.py       grain pipelines: augmented training crops, eval batches;
                     augment.py: scale, crop, flip, blur, colour, CutMix options

@@ -83,7 +83,7 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
   teacher = {}
   if config.pseudo.online:
     teacher['ema'] = online.ema_update(state.ema, {'params': params, 'batch_stats': batch_stats},
-                                       config.pseudo.ema_decay)
+                                       config.pseudo.ema_decay, state.step + 1)
   new_state = state.replace(step=state.step + 1,
                             images_seen=state.images_seen + images.shape[0],
                             params=params, batch_stats=batch_stats,

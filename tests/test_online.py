@@ -10,7 +10,9 @@ import ml_collections
 import numpy as np
 import pytest
 
+from configs import camvid_fraction_sweep
 from configs import tiny
+from stseg_jax import ablation
 from stseg_jax import checkpoints
 from stseg_jax import config_check
 from stseg_jax import errors
@@ -28,10 +30,23 @@ from stseg_jax.data.labels import IGNORE_LABEL
 def test_ema_update_moves_the_teacher_towards_the_student():
   teacher = {'params': {'w': jnp.array([1.0, 4.0])}, 'batch_stats': {'mean': jnp.array(0.0)}}
   student = {'params': {'w': jnp.array([2.0, 0.0])}, 'batch_stats': {'mean': jnp.array(10.0)}}
-  out = online.ema_update(teacher, student, 0.9)
+  out = online.ema_update(teacher, student, 0.9, step=100)
   # 0.9 * 1 + 0.1 * 2 = 1.1; 0.9 * 4 + 0 = 3.6; 0.1 * 10 = 1.
   np.testing.assert_allclose(out['params']['w'], [1.1, 3.6], rtol=1e-6)
   np.testing.assert_allclose(out['batch_stats']['mean'], 1.0, rtol=1e-6)
+  # Step 1: the ramp's decay is 1 - 1/2, the mean of the two: 1.5, 2.0, 5.0.
+  out = online.ema_update(teacher, student, 0.9, step=1)
+  np.testing.assert_allclose(out['params']['w'], [1.5, 2.0], rtol=1e-6)
+  np.testing.assert_allclose(out['batch_stats']['mean'], 5.0, rtol=1e-6)
+
+
+def test_the_ramp_makes_the_teacher_the_plain_average_of_the_weights_so_far():
+  weights = [3.0, 7.0, -1.0, 5.0]  # the initial weight, then three updates
+  teacher = {'w': jnp.array(weights[0])}
+  for step, w in enumerate(weights[1:], start=1):
+    teacher = online.ema_update(teacher, {'w': jnp.array(w)}, 0.999, step)
+  np.testing.assert_allclose(teacher['w'], np.mean(weights), rtol=1e-6)
+  assert float(online.ema_decay(0.999, 5000.0)) == pytest.approx(0.999)
 
 
 class _FixedLogits(nn.Module):
@@ -156,7 +171,6 @@ def online_config():
   c.pseudo.online = True
   c.pseudo.ratio = 1.0
   c.pseudo.online_threshold = 0.0  # a teacher of 4 steps is confident nowhere yet
-  c.pseudo.ema_decay = 0.5
   return c
 
 
@@ -195,3 +209,13 @@ def test_a_config_saved_before_the_online_fields_still_validates():
   saved = ml_collections.ConfigDict(saved)
   config_check.validate(saved)  # what evaluating that run's checkpoint does first
   assert mixture.second_stream(saved.pseudo) is None
+
+
+def test_the_sweeps_online_variant_is_a_valid_online_student(tmp_path):
+  c = camvid_fraction_sweep.get_config('online')
+  variant = ablation.variant_config(c, c.ablation.variants.online, 'online')
+  workflow = {s.name: s for s in stages.stages(variant, str(tmp_path), teacher_items=92)}
+  assert 'pseudo_label' not in workflow and 'control' not in workflow
+  student = workflow['student'].config
+  assert student.pseudo.online and student.train.num_epochs == 300
+  config_check._check_online(student.pseudo)  # pylint: disable=protected-access
