@@ -233,7 +233,9 @@ def negative_seed(tmp):
 
 def ctrl_c(tmp):
   workdir = os.path.join(tmp, 'w')
-  proc = start('train', workdir, '--config.train.num_epochs=40', '--config.checkpoint_every=1000')
+  # 800 steps (tens of seconds): the signal lands mid-run even on a loaded machine
+  # (at 80 steps a run on threads could finish before the probe saw two steps).
+  proc = start('train', workdir, '--config.train.num_epochs=400', '--config.checkpoint_every=1000')
   wait_for(lambda: len(logged_steps(workdir)) >= 2, proc)
   proc.send_signal(signal.SIGINT)
   _, err = proc.communicate(timeout=300)

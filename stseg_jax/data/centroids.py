@@ -12,10 +12,12 @@ the smaller, then pointer-jump), and centroids come from run sums in closed
 form, so no per-pixel pass is needed beyond finding the runs.
 """
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import multiprocessing
 import os
+import signal
 import time
 
 from absl import logging
@@ -239,6 +241,28 @@ def _init_worker(source, kwargs):
   _WORKER.update(source=source, kwargs=kwargs)
 
 
+def _init_spawned_worker(source, kwargs):
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_SIGNALS)  # the mask _spawned_whole left
+  _init_worker(source, kwargs)
+
+
+# A stop signal that lands while a worker's start-up data is being written
+# leaves the worker half of it: it dies on "EOFError: Ran out of input" with a
+# traceback on the job's stderr, after the job's own one-line stop message.
+_HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _spawned_whole():
+  """Holds SIGTERM and SIGINT back while worker processes start, so that each
+  gets its start-up data whole; a signal that came meanwhile lands after."""
+  old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+  try:
+    yield
+  finally:
+    signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _centroids_of(i):
   return region_centroids(_WORKER['source'][i]['label'], **_WORKER['kwargs'])
 
@@ -253,9 +277,11 @@ def _compute_all(source, kwargs, num_workers):
     # Spawn, not fork: the parent may already run JAX's threads.
     with concurrent.futures.ProcessPoolExecutor(
         num_workers, mp_context=multiprocessing.get_context('spawn'),
-        initializer=_init_worker, initargs=(source, kwargs)) as pool:
+        initializer=_init_spawned_worker, initargs=(source, kwargs)) as pool:
       chunk = max(1, len(source) // (8 * num_workers))
-      found = list(pool.map(_centroids_of, range(len(source)), chunksize=chunk))
+      with _spawned_whole():  # map submits every chunk now; the first submit starts the workers
+        results = pool.map(_centroids_of, range(len(source)), chunksize=chunk)
+      found = list(results)
   logging.info('centroids of %d images in %.0f s', len(source), time.time() - start)
   return found
 
