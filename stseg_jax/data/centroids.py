@@ -18,6 +18,7 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 from absl import logging
@@ -241,11 +242,6 @@ def _init_worker(source, kwargs):
   _WORKER.update(source=source, kwargs=kwargs)
 
 
-def _init_spawned_worker(source, kwargs):
-  signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_SIGNALS)  # the mask _spawned_whole left
-  _init_worker(source, kwargs)
-
-
 # A stop signal that lands while a worker's start-up data is being written
 # leaves the worker half of it: it dies on "EOFError: Ran out of input" with a
 # traceback on the job's stderr, after the job's own one-line stop message.
@@ -255,12 +251,22 @@ _HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 @contextlib.contextmanager
 def _spawned_whole():
   """Holds SIGTERM and SIGINT back while worker processes start, so that each
-  gets its start-up data whole; a signal that came meanwhile lands after."""
-  old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+  gets its start-up data whole; one that came meanwhile is raised after, to
+  the handlers there were. (Python runs handlers in the main thread, whichever
+  thread the signal arrived on, so the handlers are swapped, not a thread's mask.)"""
+  if threading.current_thread() is not threading.main_thread():
+    yield  # only the main thread can set handlers; it also gets the signals
+    return
+  pending = []
+  previous = {s: signal.signal(s, lambda signum, _: pending.append(signum))
+              for s in _HELD_SIGNALS}
   try:
     yield
   finally:
-    signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+    for s in pending:
+      signal.raise_signal(s)
 
 
 def _centroids_of(i):
@@ -277,7 +283,7 @@ def _compute_all(source, kwargs, num_workers):
     # Spawn, not fork: the parent may already run JAX's threads.
     with concurrent.futures.ProcessPoolExecutor(
         num_workers, mp_context=multiprocessing.get_context('spawn'),
-        initializer=_init_spawned_worker, initargs=(source, kwargs)) as pool:
+        initializer=_init_worker, initargs=(source, kwargs)) as pool:
       chunk = max(1, len(source) // (8 * num_workers))
       with _spawned_whole():  # map submits every chunk now; the first submit starts the workers
         results = pool.map(_centroids_of, range(len(source)), chunksize=chunk)
