@@ -258,8 +258,11 @@ def _spawned_whole():
     yield  # only the main thread can set handlers; it also gets the signals
     return
   pending = []
+  # Only a Python handler is swapped (the cli's SIGTERM, Python's Ctrl-C): behind
+  # a default one there may be a handler set outside Python that could not be put
+  # back (JAX's preemption notifier owns SIGTERM in a multi-process job).
   previous = {s: signal.signal(s, lambda signum, _: pending.append(signum))
-              for s in _HELD_SIGNALS}
+              for s in _HELD_SIGNALS if callable(signal.getsignal(s))}
   try:
     yield
   finally:
