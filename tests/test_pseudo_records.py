@@ -3,6 +3,8 @@ import importlib.util
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 
 import grain
 import numpy as np
@@ -271,3 +273,13 @@ def test_manifest_teacher_reached_through_a_link_is_the_same(tmp_path):
   pm.validate_manifest(m, CLASSES, str(tmp_path / 'variant' / 'teacher'))
   with pytest.raises(ValueError, match='is not the configured'):
     pm.validate_manifest(m, CLASSES, str(tmp_path / 'variant'))
+
+
+def test_a_source_left_open_at_exit_closes_without_a_traceback(tmp_path):
+  _write_set(str(tmp_path))
+  script = ('from stseg_jax.data.pseudo import records\n'
+            f'KEEP = records.PseudoLabelSource({str(tmp_path)!r}, "coarse")\n'
+            'KEEP[0]\n')  # an open shard, collected only at interpreter exit
+  done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr[-2000:]

@@ -205,10 +205,10 @@ class PseudoLabelSource:
                  for data in tfrecord.read_records(path, self.verify_crc)]
     return CentroidIndex.from_images(per_image, num_classes)
 
-  def close(self):
+  def close(self, _close_fd=os.close):  # bound at definition: at exit `os` may be gone
     with self._lock:
       for fd in self._fds.values():
-        os.close(fd)
+        _close_fd(fd)
       self._fds.clear()
 
   def __del__(self):
