@@ -1,8 +1,5 @@
 """Connected components and centroids against hand-worked maps and a BFS flood fill."""
 import collections
-import os
-import signal
-import time
 
 import numpy as np
 import pytest
@@ -175,17 +172,3 @@ def test_source_fingerprint_sees_label_changes():
   assert centroids.source_fingerprint(source) == centroids.source_fingerprint(_source())
   source[-1]['label'][0, 0] ^= 1
   assert centroids.source_fingerprint(source) != centroids.source_fingerprint(_source())
-
-
-def test_a_stop_signal_during_worker_start_up_lands_after_it():
-  received = []
-  previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
-  try:
-    with centroids._spawned_whole():  # pylint: disable=protected-access
-      os.kill(os.getpid(), signal.SIGTERM)
-      time.sleep(0.1)
-      assert not received  # held while workers get their start-up data
-    time.sleep(0.1)
-    assert received == [signal.SIGTERM]  # delivered once the block ends
-  finally:
-    signal.signal(signal.SIGTERM, previous)

@@ -12,13 +12,10 @@ the smaller, then pointer-jump), and centroids come from run sums in closed
 form, so no per-pixel pass is needed beyond finding the runs.
 """
 import concurrent.futures
-import contextlib
 import dataclasses
 import hashlib
 import multiprocessing
 import os
-import signal
-import threading
 import time
 
 from absl import logging
@@ -242,36 +239,6 @@ def _init_worker(source, kwargs):
   _WORKER.update(source=source, kwargs=kwargs)
 
 
-# A stop signal that lands while a worker's start-up data is being written
-# leaves the worker half of it: it dies on "EOFError: Ran out of input" with a
-# traceback on the job's stderr, after the job's own one-line stop message.
-_HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-@contextlib.contextmanager
-def _spawned_whole():
-  """Holds SIGTERM and SIGINT back while worker processes start, so that each
-  gets its start-up data whole; one that came meanwhile is raised after, to
-  the handlers there were. (Python runs handlers in the main thread, whichever
-  thread the signal arrived on, so the handlers are swapped, not a thread's mask.)"""
-  if threading.current_thread() is not threading.main_thread():
-    yield  # only the main thread can set handlers; it also gets the signals
-    return
-  pending = []
-  # Only a Python handler is swapped (the cli's SIGTERM, Python's Ctrl-C): behind
-  # a default one there may be a handler set outside Python that could not be put
-  # back (JAX's preemption notifier owns SIGTERM in a multi-process job).
-  previous = {s: signal.signal(s, lambda signum, _: pending.append(signum))
-              for s in _HELD_SIGNALS if callable(signal.getsignal(s))}
-  try:
-    yield
-  finally:
-    for s, handler in previous.items():
-      signal.signal(s, handler)
-    for s in pending:
-      signal.raise_signal(s)
-
-
 def _centroids_of(i):
   return region_centroids(_WORKER['source'][i]['label'], **_WORKER['kwargs'])
 
@@ -288,9 +255,7 @@ def _compute_all(source, kwargs, num_workers):
         num_workers, mp_context=multiprocessing.get_context('spawn'),
         initializer=_init_worker, initargs=(source, kwargs)) as pool:
       chunk = max(1, len(source) // (8 * num_workers))
-      with _spawned_whole():  # map submits every chunk now; the first submit starts the workers
-        results = pool.map(_centroids_of, range(len(source)), chunksize=chunk)
-      found = list(results)
+      found = list(pool.map(_centroids_of, range(len(source)), chunksize=chunk))
   logging.info('centroids of %d images in %.0f s', len(source), time.time() - start)
   return found
 
