@@ -109,7 +109,7 @@ def second_class_uniform(train, pseudo):
   the duplicate-real baseline the real stream's own (the teacher's sampling:
   the baseline must differ from the teacher's recipe only in what it repeats);
   unlabeled images have no regions to sample by (online: uniform crops)."""
-  if pseudo.online:
+  if second_stream(pseudo) == ONLINE:
     return 0.0
   if pseudo.duplicate_real:
     return train.class_uniform_fraction

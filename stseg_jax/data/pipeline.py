@@ -46,16 +46,16 @@ def second_stream_augment_options(augment, pseudo):
   2022: strong augmentation of the pseudo-labelled images only; the control
   gets the same, so that it differs from the student in the labels alone);
   else None (the same as the real crops')."""
-  if not pseudo.strong_augment:
-    return None
-  return AugmentOptions.from_config(augment, **pseudo.augment)
+  return _strong_options(augment, pseudo) if pseudo.strong_augment else None
 
 
 def strong_view_options(augment, pseudo):
-  """Online self-training's strong views (`augment`, made stronger by
-  `pseudo`.augment: config.augment, config.pseudo), or None for other runs."""
-  if not pseudo.online:
-    return None
+  """Online self-training's strong views (`augment` made stronger by
+  `pseudo`.augment, as above), or None for other runs."""
+  return _strong_options(augment, pseudo) if pseudo.online else None
+
+
+def _strong_options(augment, pseudo):
   return AugmentOptions.from_config(augment, **pseudo.augment)
 
 
