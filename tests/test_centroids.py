@@ -1,5 +1,9 @@
 """Connected components and centroids against hand-worked maps and a BFS flood fill."""
 import collections
+import os
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -172,3 +176,54 @@ def test_source_fingerprint_sees_label_changes():
   assert centroids.source_fingerprint(source) == centroids.source_fingerprint(_source())
   source[-1]['label'][0, 0] ^= 1
   assert centroids.source_fingerprint(source) != centroids.source_fingerprint(_source())
+
+
+class _SlowToArrive(list):
+  """A source whose pickle makes a spawned worker pause mid-read (after marking `path`).
+
+  The parent's write of the rest (over a pipe's 64 KiB) is then blocked: the
+  moment a stop signal used to cut a worker's start-up data short.
+  """
+
+  def __init__(self, items, path):
+    super().__init__(items)
+    self.path = path
+
+  def __reduce__(self):
+    return _arrive_slowly, (self.path, list(self), np.zeros(1 << 20, np.uint8))
+
+
+def _arrive_slowly(path, items, padding):
+  del padding
+  open(path, 'w').close()
+  time.sleep(2)
+  return list(items)
+
+
+class _Stop(Exception):
+  pass
+
+
+def test_stop_signal_during_worker_start_up_leaves_no_worker_traceback(tmp_path, capfd):
+  marker = str(tmp_path / 'reading')
+
+  def send_when_a_worker_reads():
+    while not os.path.exists(marker):
+      time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGUSR1)
+
+  def stop(signum, frame):
+    raise _Stop
+
+  previous = signal.signal(signal.SIGUSR1, stop)
+  sender = threading.Thread(target=send_when_a_worker_reads, daemon=True)
+  sender.start()
+  try:
+    with pytest.raises(_Stop):
+      centroids.build_index(_SlowToArrive(_source(8), marker), 4, num_workers=2)
+  finally:
+    signal.signal(signal.SIGUSR1, previous)
+  sender.join(5)
+  time.sleep(3)  # a worker cut short would print its traceback by now
+  err = capfd.readouterr().err
+  assert 'Traceback' not in err, err

@@ -243,6 +243,27 @@ def _centroids_of(i):
   return region_centroids(_WORKER['source'][i]['label'], **_WORKER['kwargs'])
 
 
+def _in_worker_processes(source, kwargs, num_workers):
+  """_centroids_of every item in spawned workers (not forked: JAX's threads may run here).
+
+  A helper thread submits the work, so it is the one that starts the workers:
+  a stop signal (SIGTERM, Ctrl-C) raises in the main thread only and can no
+  longer cut a worker's start-up data short (the worker died printing a
+  traceback). On the way out the queued work is dropped, not computed.
+  """
+  pool = concurrent.futures.ProcessPoolExecutor(
+      num_workers, mp_context=multiprocessing.get_context('spawn'),
+      initializer=_init_worker, initargs=(source, kwargs))
+  chunk = max(1, len(source) // (8 * num_workers))
+  submitter = concurrent.futures.ThreadPoolExecutor(1)
+  try:
+    return submitter.submit(
+        lambda: list(pool.map(_centroids_of, range(len(source)), chunksize=chunk))).result()
+  finally:
+    pool.shutdown(wait=True, cancel_futures=True)  # waits for a worker being started
+    submitter.shutdown(wait=True)
+
+
 def _compute_all(source, kwargs, num_workers):
   """region_centroids for every item, in worker processes when num_workers > 1."""
   start = time.time()
@@ -250,12 +271,7 @@ def _compute_all(source, kwargs, num_workers):
     _init_worker(source, kwargs)
     found = [_centroids_of(i) for i in range(len(source))]
   else:
-    # Spawn, not fork: the parent may already run JAX's threads.
-    with concurrent.futures.ProcessPoolExecutor(
-        num_workers, mp_context=multiprocessing.get_context('spawn'),
-        initializer=_init_worker, initargs=(source, kwargs)) as pool:
-      chunk = max(1, len(source) // (8 * num_workers))
-      found = list(pool.map(_centroids_of, range(len(source)), chunksize=chunk))
+    found = _in_worker_processes(source, kwargs, num_workers)
   logging.info('centroids of %d images in %.0f s', len(source), time.time() - start)
   return found
 
