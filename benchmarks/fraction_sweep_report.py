@@ -9,18 +9,31 @@ pseudo labels' IoU against the unlabeled frames' truth (all pixels, and those
 the student keeps) beside the student's and the plain student's change of
 test IoU over the teacher and over the control, per seed and in the mean;
 (2) a plot of test mIoU (mean over seeds, bars: min..max) for teacher,
-plain student, controlled student, duplicate-real control and oracle; (3)
-the same as markdown on stdout.
+plain student, controlled student, online student, duplicate-real control,
+truth ceiling and oracle; (3) the same as markdown on stdout. Means and
+paired differences are recomputed from the per-seed results (stseg_jax.ablation).
 """
 import argparse
 import json
+import os
+import sys
 
 import numpy as np
+
+# A script in benchmarks/: the repository's packages are one folder up.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from stseg_jax import ablation  # pylint: disable=wrong-import-position
 
 LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student (paper)'),
          ('student', 'student + noise controls'), ('online', 'online student (EMA teacher)'),
          ('control', 'duplicate-real control'),
+         ('ceiling', 'ceiling (student on true labels)'),
          ('oracle', 'oracle (all 367 labeled)'))
+# Per-class changes of the mechanism table: (run, the run it is compared with).
+CHANGES = (('student', 'teacher'), ('student', 'control'), ('plain', 'teacher'),
+           ('online', 'control'), ('ceiling', 'control'))
+# Paired differences of the summary table.
+PAIRS = ('student - teacher', 'student - control', 'online - control', 'ceiling - control')
 
 
 def _mean(values):
@@ -44,10 +57,7 @@ def mechanism(at):
     rows[name] = {'pseudo_iou_all': quality('all'), 'pseudo_iou_kept': quality('class_keep_half'),
                   'teacher_test_iou': _mean([100 * s['runs']['teacher']['test_per_class_iou'][name]
                                              for s in seeds]),
-                  'student_minus_teacher': change('student', 'teacher'),
-                  'student_minus_control': change('student', 'control'),
-                  'plain_minus_teacher': change('plain', 'teacher'),
-                  'online_minus_control': change('online', 'control')}
+                  **{f'{run}_minus_{base}': change(run, base) for run, base in CHANGES}}
   return {'seeds': len(seeds), 'classes': rows}
 
 
@@ -68,7 +78,8 @@ def plot(result, path):
         lo.append(100 * (s['mean'] - min(s['values'])))
         hi.append(100 * (max(s['values']) - s['mean']))
     if xs:
-      ax.errorbar(xs, ys, yerr=[lo, hi], marker='o', capsize=3, label=label,
+      seeds = max(len(at['test_miou'][run]['values']) for at in ats if run in at['test_miou'])
+      ax.errorbar(xs, ys, yerr=[lo, hi], marker='o', capsize=3, label=f'{label}, {seeds} seed(s)',
                   linestyle='--' if run == 'oracle' else '-')
   ax.set_xscale('log', base=2)
   ax.set_xticks([at['labeled_fraction'] for at in ats])
@@ -88,31 +99,30 @@ def _signed(v):
 
 def markdown(result):
   pct = lambda v: f'{v:.1f}'
-  lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) +
-           ' | student - teacher | student - control | online - control |',
-           '|---' * (len(LINES) + 5) + '|']
+  lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) + ' | ' + ' | '.join(PAIRS) +
+           ' |', '|---' * (len(LINES) + len(PAIRS) + 2) + '|']
   for key, at in result['fractions'].items():
     t = at.get('test_miou', {})
-    cells = [pct(100 * t[r]['mean']) if r in t else '-' for r, _ in LINES]
+    cells = [f"{pct(100 * t[r]['mean'])} (n={len(t[r]['values'])})" if r in t else '-'
+             for r, _ in LINES]
     paired = at.get('paired', {}).get('test_miou', {})
     diff = lambda k: (f"{100 * paired[k]['mean']:+.1f} ({', '.join(f'{100 * v:+.1f}' for v in paired[k]['values'])})"
                       if k in paired else '-')
-    lines.append(f"| {key} | {len(at['seeds'])} | " + ' | '.join(cells) +
-                 f" | {diff('student - teacher')} | {diff('student - control')} |"
-                 f" {diff('online - control')} |")
+    lines.append(f"| {key} | {len(at['seeds'])} | " + ' | '.join(cells) + ' | ' +
+                 ' | '.join(diff(k) for k in PAIRS) + ' |')
   for key, at in result['fractions'].items():
     m = at.get('mechanism')
     if not m:
       continue
-    lines += ['', f"{key}, per class on test (mean over {m['seeds']} seed(s)):", '',
-              '| class | pseudo IoU, all | pseudo IoU, kept | teacher IoU | student - teacher | '
-              'student - control | plain - teacher | online - control |',
-              '|---|---|---|---|---|---|---|---|']
+    lines += ['', f"{key}, per class on test (mean over {m['seeds']} seed(s) with pseudo labels; "
+              'a change over the seeds that have both runs):', '',
+              '| class | pseudo IoU, all | pseudo IoU, kept | teacher IoU | ' +
+              ' | '.join(f'{run} - {base}' for run, base in CHANGES) + ' |',
+              '|---' * (4 + len(CHANGES)) + '|']
     for name, r in m['classes'].items():
       lines.append(f"| {name} | {pct(r['pseudo_iou_all'])} | {pct(r['pseudo_iou_kept'])} | "
-                   f"{pct(r['teacher_test_iou'])} | {_signed(r['student_minus_teacher'])} | "
-                   f"{_signed(r['student_minus_control'])} | {_signed(r['plain_minus_teacher'])} | "
-                   f"{_signed(r['online_minus_control'])} |")
+                   f"{pct(r['teacher_test_iou'])} | " +
+                   ' | '.join(_signed(r[f'{run}_minus_{base}']) for run, base in CHANGES) + ' |')
   return '\n'.join(lines)
 
 
@@ -125,6 +135,7 @@ def main():
   with open(args.ablation_json) as f:
     result = json.load(f)
   for at in result['fractions'].values():
+    at.update(ablation.over_seeds(at['seeds']))  # whichever code version wrote the file
     at['mechanism'] = mechanism(at)
   if args.json:
     with open(args.json, 'w') as f:

@@ -13,13 +13,17 @@ student is taught), plus pixel accuracy and mIoU.
 """
 import argparse
 import json
+import os
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from stseg_jax import checkpoints
+# A script in benchmarks/: the repository's packages are one folder up.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from stseg_jax import checkpoints  # pylint: disable=wrong-import-position
 from stseg_jax import inference
 from stseg_jax import metrics
 from stseg_jax import models

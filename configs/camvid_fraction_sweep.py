@@ -25,6 +25,9 @@ from scratch, crop 224, batch 8, every run scored on val and on test
            the student's EMA labels the unlabeled frames' weak views as it trains,
            >= 0.95 confident, and it learns their strong views + CutMix; same steps,
            compared with the control above
+  ceiling  (`:ceiling`) the student's recipe with the unlabeled frames' true labels in
+           place of the pseudo ones (all pixels kept): what perfect labels would give,
+           so student - control is read against ceiling - control
   `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
 
 About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
@@ -41,9 +44,10 @@ FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 def get_config(arg=''):
   """`core` leaves out the plain student (the extra seeds of a fraction need only the
   student, its control, the teacher and the oracle); `online` runs the online
-  student as the one variant."""
-  if arg not in ('', 'core', 'online'):
-    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core' or 'online'")
+  student as the one variant, `ceiling` the truth ceiling."""
+  if arg not in ('', 'core', 'online', 'ceiling'):
+    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core', 'online' "
+                     "or 'ceiling'")
   c = camvid_selftrain.get_config('quarter')
   c.data.test_split = 'test'
   c.self_training.gate_split = 'test'
@@ -69,4 +73,8 @@ def get_config(arg=''):
         'self_training': {'mode': 'online', 'duplicate_real_control': False},
         # Its own views and labels: the offline labels' settings off.
         'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0}}}}
+  if arg == 'ceiling':
+    c.ablation.variants = {'ceiling': {
+        'self_training': {'duplicate_real_control': False},
+        'student': {'pseudo': {'unlabeled_truth': True, 'class_keep_fraction': 0.0}}}}
   return c

@@ -141,6 +141,11 @@ def get_config():
   c.pseudo.online = False
   c.pseudo.online_threshold = 0.95  # UniMatch's
   c.pseudo.ema_decay = 0.999
+  # The ceiling of self-training on config.unlabeled's images (their split must
+  # have labels, as CamVid's rest of train and the synthetic scenes have): their
+  # true labels in place of a teacher's, everything else as the student's
+  # (configs/camvid_fraction_sweep.py:ceiling). Not a method: a measurement.
+  c.pseudo.unlabeled_truth = False
 
   # stseg_jax.self_train: teacher-student loops (Table 9); `student` holds the
   # fields the student overrides (e.g. student.model.name, student.pseudo.ratio).

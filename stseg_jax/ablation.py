@@ -77,10 +77,10 @@ def fraction_name(fraction):
   return f'labeled_{f.numerator}_{f.denominator}'
 
 
-def summary(values):
+def summary(values, seeds):
   values = np.asarray(values, np.float64)
   return {'mean': float(values.mean()), 'std': float(values.std(ddof=1)) if len(values) > 1
-          else 0.0, 'values': values.tolist()}
+          else 0.0, 'values': values.tolist(), 'seeds': list(seeds)}
 
 
 def _scores(report, name):
@@ -125,19 +125,31 @@ def run_seed(config, variants, seed, seed_dir, oracle_dir=None):
   return out
 
 
-def _over_seeds(per_seed):
-  """Mean and spread of every run's scores over seeds, and differences paired by seed."""
-  seeds = list(per_seed.values())
-  names = [n for n in seeds[0]['runs'] if all(n in s['runs'] for s in seeds)]
-  keys = [k for k in ('miou', 'test_miou') if k in seeds[0]['runs'][names[0]]]
-  out = {k: {n: summary([s['runs'][n][k] for s in seeds]) for n in names} for k in keys}
+def over_seeds(per_seed):
+  """Mean and spread of every run's scores over the seeds that have it, and
+  differences paired by seed over the seeds that have both runs (a run added
+  later, e.g. a variant, counts as soon as one seed has it; `seeds` says which)."""
+  names = list(dict.fromkeys(n for s in per_seed.values() for n in s['runs']))
   pairs = [(n, 'teacher') for n in names if n != 'teacher']
   pairs += [(n, 'control') for n in names if 'control' in names and n not in
             ('teacher', 'control', 'oracle')]
-  out['paired'] = {
-      k: {f'{a} - {b}': summary([s['runs'][a][k] - s['runs'][b][k] for s in seeds])
-          for a, b in pairs} for k in keys}
-  return out
+  out, paired = {}, {}
+  for k in ('miou', 'test_miou'):
+    scores = {seed: {n: r[k] for n, r in s['runs'].items() if k in r}
+              for seed, s in per_seed.items()}
+    if not any(scores.values()):
+      continue
+    out[k] = _summaries({n: {seed: v[n] for seed, v in scores.items() if n in v}
+                         for n in names})
+    paired[k] = _summaries({f'{a} - {b}': {seed: v[a] - v[b] for seed, v in scores.items()
+                                           if a in v and b in v} for a, b in pairs})
+  return {**out, 'paired': paired}
+
+
+def _summaries(by_name):
+  """{name: summary} of {name: {seed: value}}; a name no seed has is left out."""
+  return {name: summary(list(values.values()), list(values))
+          for name, values in by_name.items() if values}
 
 
 def _merged(earlier, command, fresh):
@@ -151,9 +163,9 @@ def _merged(earlier, command, fresh):
 
 
 def _earlier_results(workdir):
-  """ablation.json's fractions from earlier runs of this workdir (other seeds or fractions)."""
+  """ablation.json of earlier commands in this workdir (other seeds, fractions or variants)."""
   path = epath.Path(workdir) / 'ablation.json'
-  return json.loads(path.read_text()).get('fractions', {}) if path.exists() else {}
+  return json.loads(path.read_text()) if path.exists() else {}
 
 
 def run(config, workdir):
@@ -161,9 +173,7 @@ def run(config, workdir):
   variants = {name: variant_config(config, overrides, name)
               for name, overrides in config.ablation.variants.items()}
   labeled_fractions = tuple(config.ablation.get('labeled_fractions', ()))
-  command = ' '.join(sys.argv)
-  result = {'variants': config.ablation.variants.to_dict(),
-            'fractions': _earlier_results(workdir)}
+  fresh = {}  # (fraction key, seed): (fraction, this command's results)
   for fraction in labeled_fractions or (None,):
     at_fraction = config.copy_and_resolve_references()
     if fraction is None:
@@ -171,19 +181,31 @@ def run(config, workdir):
     else:
       at_fraction.data.labeled_fraction = fraction
       key, fraction_dir = fraction_name(fraction), os.path.join(workdir, fraction_name(fraction))
-    per_seed = result['fractions'].get(key, {}).get('seeds', {})
     for seed in config.ablation.seeds:
       oracle = os.path.join(workdir, f'seed_{seed}', 'oracle') if fraction is not None else None
-      per_seed[str(seed)] = _merged(per_seed.get(str(seed)), command, run_seed(
-          at_fraction, variants, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle))
-    per_seed = dict(sorted(per_seed.items(), key=lambda kv: int(kv[0])))
-    result['fractions'][key] = {'labeled_fraction': fraction, 'seeds': per_seed,
-                                **_over_seeds(per_seed)}
+      fresh[key, str(seed)] = fraction, run_seed(
+          at_fraction, variants, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle)
+  # Read only now: another command in this workdir (another seed or variant) may
+  # have written its results while this one trained.
+  result = _with(_earlier_results(workdir), config.ablation.variants.to_dict(), fresh,
+                 ' '.join(sys.argv))
   if jax.process_index() == 0:
     workdir_lib.write_json(os.path.join(workdir, 'ablation.json'), result, indent=2)
     workdir_lib.write_text(os.path.join(workdir, 'ablation.md'), markdown(result))
     print(markdown(result), flush=True)
   return result
+
+
+def _with(earlier, variants, fresh, command):
+  """ablation.json's content: `earlier`'s, plus this command's variants and `fresh` results."""
+  fractions = earlier.get('fractions', {})
+  for (key, seed), (fraction, results) in fresh.items():
+    at = fractions.setdefault(key, {'labeled_fraction': fraction, 'seeds': {}})
+    at['seeds'][seed] = _merged(at['seeds'].get(seed), command, results)
+  for at in fractions.values():  # earlier fractions too: summaries of this code
+    at['seeds'] = dict(sorted(at['seeds'].items(), key=lambda kv: int(kv[0])))
+    at.update(over_seeds(at['seeds']))
+  return {'variants': {**earlier.get('variants', {}), **variants}, 'fractions': fractions}
 
 
 def markdown(result):
@@ -196,18 +218,18 @@ def markdown(result):
               '| run | mIoU, mean | std | per seed |' +
               (' test mIoU, mean | std | per seed |' if has_test else ''),
               '|---|---|---|---|' + ('---|---|---|' if has_test else '')]
+    per_seed = lambda s: ', '.join(f'{seed}: {pct(v)}' for seed, v in zip(s['seeds'], s['values']))
     for name, s in at['miou'].items():
-      row = f"| {name} | {pct(s['mean'])} | {pct(s['std'])} | " \
-            f"{', '.join(pct(v) for v in s['values'])} |"
+      row = f"| {name} | {pct(s['mean'])} | {pct(s['std'])} | {per_seed(s)} |"
       if has_test:
         t = at['test_miou'][name]
-        row += f" {pct(t['mean'])} | {pct(t['std'])} | {', '.join(pct(v) for v in t['values'])} |"
+        row += f" {pct(t['mean'])} | {pct(t['std'])} | {per_seed(t)} |"
       lines.append(row)
     lines += ['', '| paired by seed | mIoU, mean | std |' + (' test, mean | std |' if has_test
                                                            else ''),
               '|---|---|---|' + ('---|---|' if has_test else '')]
     for pair, s in at['paired']['miou'].items():
-      row = f"| {pair} | {100 * s['mean']:+.1f} | {pct(s['std'])} |"
+      row = f"| {pair} (seeds {', '.join(s['seeds'])}) | {100 * s['mean']:+.1f} | {pct(s['std'])} |"
       if has_test:
         t = at['paired']['test_miou'][pair]
         row += f" {100 * t['mean']:+.1f} | {pct(t['std'])} |"

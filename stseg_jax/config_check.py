@@ -71,6 +71,8 @@ def validate(config):
                              f'only; unset config.pseudo.dir ({config.pseudo.dir!r})')
   if config.pseudo.get('online'):  # .get: configs saved before the field existed
     _check_online(config.pseudo)
+  if config.pseudo.get('unlabeled_truth'):
+    _check_unlabeled_truth(config.pseudo)
 
 
 def _check_online(pseudo):
@@ -86,6 +88,18 @@ def _check_online(pseudo):
     raise errors.ConfigError('config.pseudo.online_threshold: must be in [0, 1]')
   if not 0.0 <= pseudo.ema_decay < 1.0:
     raise errors.ConfigError('config.pseudo.ema_decay: must be in [0, 1)')
+
+
+def _check_unlabeled_truth(pseudo):
+  """The truth ceiling replaces a teacher's labels: nothing of a teacher's labels applies."""
+  clashes = {'dir': 'it reads the true labels instead', 'duplicate_real': 'another second stream',
+             'online': 'another second stream', 'soft': 'true labels are hard',
+             'confidence_threshold': 'true labels have no confidence',
+             'class_keep_fraction': 'true labels have no confidence'}
+  for key, why in clashes.items():
+    if pseudo[key]:
+      raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.unlabeled_truth '
+                               f'({why})')
 
 
 # Sections whose fields are a model's own options (models.create checks them),

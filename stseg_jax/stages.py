@@ -57,8 +57,9 @@ def merged(base, overrides):
 
 
 def student_config(config, labels_dir, teacher_workdir=''):
-  """The student's config; the duplicate-real baseline (Table 2b) gets no pseudo
-  labels, an online student (self_training.mode) makes its own."""
+  """The student's config; the duplicate-real baseline (Table 2b) and the truth
+  ceiling (pseudo.unlabeled_truth) get no pseudo labels, an online student
+  (self_training.mode) makes its own."""
   student = merged(config, config.student)
   model = config.student.get('model')
   if model and model.get('name', config.model.name) != config.model.name:
@@ -67,7 +68,7 @@ def student_config(config, labels_dir, teacher_workdir=''):
     student.model = ml_collections.ConfigDict(model.to_dict())
   if config.self_training.mode == ONLINE:
     student.pseudo.online = True
-  elif not student.pseudo.duplicate_real:
+  elif not (student.pseudo.duplicate_real or student.pseudo.unlabeled_truth):
     student.pseudo.dir = labels_dir
     student.pseudo.teacher = teacher_workdir
   if student.self_training.student_from_teacher:
@@ -90,6 +91,7 @@ def control_config(student):
   control = ml_collections.ConfigDict(student.to_dict())
   control.pseudo.duplicate_real = True
   control.pseudo.dir = control.pseudo.teacher = ''
+  control.pseudo.unlabeled_truth = False
   if control.pseudo.online:
     control.pseudo.online, control.pseudo.strong_augment = False, True
   return control

@@ -67,9 +67,11 @@ def train_step(state, batch, total_images, *, model, tx, config, class_weights=N
     if 'soft_index' in batch:  # pseudo.soft: the teacher's top-K probabilities
       soft = losses.topk_distribution(batch['soft_index'], batch['soft_prob'],
                                       outputs['logits'].shape[-1])
-    exempt = None  # pixels OHEM keeps unranked: a teacher's labels, unless loss.ohem_pseudo
+    # Pixels OHEM keeps unranked, unless loss.ohem_pseudo: a teacher's labels, and
+    # the truth ceiling's in their place (it differs from the student in labels only).
+    exempt = None
     if (config.loss.ohem and not config.loss.ohem_pseudo and
-        mixture.second_stream(config.pseudo) in mixture.TAUGHT):
+        mixture.second_stream(config.pseudo) in (*mixture.TAUGHT, mixture.TRUTH)):
       exempt = jnp.broadcast_to(batch['second'][:, None, None] > 0, labels.shape)
     loss = losses.segmentation_loss(
         outputs, labels, ohem=config.loss.ohem, ohem_thresh=config.loss.ohem_thresh,
@@ -180,8 +182,7 @@ def _train_and_evaluate(config, workdir):
   total_steps = sum(p.steps for p in plan)
   total_images = sharding.to_replicated(np.int32(sum(p.steps * p.batch_size for p in plan)),
                                         mesh)
-  indexes = mixture.centroid_indexes(mix, os.path.join(workdir, 'centroids'),
-                                     config.train.centroid_min_pixels)
+  indexes = mixture.centroid_indexes(mix, os.path.join(workdir, 'centroids'))
   class_weights = loss_class_weights(config, real, workdir)
 
   tx = optim.sgd_direction(config.train.momentum, config.train.weight_decay)

@@ -20,7 +20,7 @@ def test_fraction_folders():
 
 
 def test_means_and_differences_paired_by_seed():
-  summary = ablation._over_seeds({'0': _seed(0.30, 0.34, 0.33, -0.1),
+  summary = ablation.over_seeds({'0': _seed(0.30, 0.34, 0.33, -0.1),
                                   '1': _seed(0.40, 0.41, 0.42, -0.1)})
   assert summary['miou']['student']['values'] == [0.34, 0.41]
   assert summary['miou']['student']['mean'] == pytest.approx(0.375)
@@ -29,6 +29,20 @@ def test_means_and_differences_paired_by_seed():
   assert paired['student - teacher']['values'] == pytest.approx([0.04, 0.01])
   assert paired['student - control']['values'] == pytest.approx([0.01, -0.01])
   assert 'control - control' not in paired and 'teacher - teacher' not in paired
+
+
+def test_a_run_only_some_seeds_have_is_summarised_over_those_seeds():
+  per_seed = {'0': _seed(0.30, 0.34, 0.33), '1': _seed(0.40, 0.41, 0.42),
+              '2': _seed(0.50, 0.52, 0.50)}
+  per_seed['0']['runs']['online'] = {'miou': 0.36, 'test_miou': 0.26}
+  per_seed['2']['runs']['online'] = {'miou': 0.53, 'test_miou': 0.43}
+  summary = ablation.over_seeds(per_seed)
+  assert summary['miou']['teacher']['seeds'] == ['0', '1', '2']
+  assert summary['miou']['online']['seeds'] == ['0', '2']
+  assert summary['miou']['online']['mean'] == pytest.approx(0.445)
+  online = summary['paired']['miou']['online - control']
+  assert online['seeds'] == ['0', '2'] and online['values'] == pytest.approx([0.03, 0.03])
+  assert summary['paired']['test_miou']['online - teacher']['values'] == pytest.approx([-0.04, -0.07])
 
 
 def test_the_gates_compare_teacher_and_oracle_on_the_gate_split(tmp_path):
@@ -48,3 +62,20 @@ def test_the_gates_compare_teacher_and_oracle_on_the_gate_split(tmp_path):
   assert result['oracle_minus_teacher_points'] == pytest.approx(5)
   assert result['oracle_clearly_better']
   assert json.load(open(tmp_path / 'gates.json')) == result
+
+
+def test_results_merge_with_what_another_command_wrote_meanwhile():
+  earlier = {'variants': {'online': {'x': 1}},
+             'fractions': {'labeled_1_16': {'labeled_fraction': 0.0625, 'seeds': {
+                 '0': {'command': 'a', **_seed(0.30, 0.34, 0.33)}}}}}
+  earlier['fractions']['labeled_1_16']['seeds']['0']['runs']['online'] = {'miou': 0.35}
+  fresh = {('labeled_1_16', '2'): (0.0625, _seed(0.50, 0.52, 0.50)),
+           ('labeled_1_16', '0'): (0.0625, {'runs': {'ceiling': {'miou': 0.45}}})}
+  result = ablation._with(earlier, {'ceiling': {'y': 2}}, fresh, 'b')
+  assert result['variants'] == {'online': {'x': 1}, 'ceiling': {'y': 2}}
+  at = result['fractions']['labeled_1_16']
+  assert list(at['seeds']) == ['0', '2']
+  assert set(at['seeds']['0']['runs']) == {'teacher', 'student', 'control', 'online', 'ceiling'}
+  assert at['seeds']['0']['command'] == 'b' and at['seeds']['0']['earlier_commands'] == ['a']
+  assert at['miou']['teacher']['seeds'] == ['0', '2']
+  assert at['paired']['miou']['ceiling - control']['values'] == pytest.approx([0.12])

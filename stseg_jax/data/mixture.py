@@ -8,6 +8,9 @@ one, a second stream, named explicitly by `second_stream(config)`:
                   Table 2b (config.pseudo.duplicate_real)
   ONLINE          the unlabeled images themselves (config.unlabeled), labelled in
                   the train step by its EMA teacher (config.pseudo.online; online.py)
+  TRUTH           the unlabeled images with their true labels in place of a
+                  teacher's: the ceiling of self-training on them
+                  (config.pseudo.unlabeled_truth; needs a labeled unlabeled split)
 
 An epoch has `num_real` real items (config.train.epoch_items, or one per
 image) and round(config.pseudo.ratio * num_real) from the second stream
@@ -30,6 +33,7 @@ from stseg_jax.data import sources
 PSEUDO = 'pseudo'
 DUPLICATE_REAL = 'duplicate_real'
 ONLINE = 'online'
+TRUTH = 'unlabeled_truth'
 # The second streams whose labels come from a teacher, not from people.
 TAUGHT = (PSEUDO, ONLINE)
 
@@ -39,10 +43,12 @@ _REAL, _SECOND, _MIX = 0, 1, 2
 
 
 def second_stream(pseudo):
-  """PSEUDO, DUPLICATE_REAL, ONLINE or None: what the run trains on beside the real
-  labels (`pseudo`: config.pseudo)."""
+  """PSEUDO, DUPLICATE_REAL, ONLINE, TRUTH or None: what the run trains on beside
+  the real labels (`pseudo`: config.pseudo)."""
   if pseudo.get('online'):  # .get: configs saved before the field existed
     return ONLINE
+  if pseudo.get('unlabeled_truth'):
+    return TRUTH
   if pseudo.dir:
     return PSEUDO
   if pseudo.duplicate_real:
@@ -71,6 +77,9 @@ class Mixture:
   real_class_uniform: float
   second_class_uniform: float
   soft_k: int = 0  # soft-label classes per pixel of the pseudo labels (0: hard labels)
+  # Per stream, regions smaller than this get no centroid in the indexes built
+  # here (pseudo labels bring their own).
+  min_pixels: tuple = (0, 0)
 
   @property
   def items_per_epoch(self):
@@ -88,9 +97,12 @@ def open_mixture(train, pseudo, data, real_source, unlabeled=None):
   config.data, config.unlabeled)."""
   second = second_stream(pseudo)
   streams, soft_k = (real_source,), 0
-  if second == ONLINE:  # images only: their own labels, if any, are never read
+  min_pixels = (train.centroid_min_pixels,) * 2
+  if second in (ONLINE, TRUTH):  # online: images only, their own labels are never read
     streams += (sources.open_source(sources.unlabeled_data_config(data, unlabeled),
-                                    unlabeled.split, labels=False),)
+                                    unlabeled.split, labels=second == TRUTH),)
+    if second == TRUTH:  # regions as the student's pseudo labels have them
+      min_pixels = (train.centroid_min_pixels, pseudo.centroid_min_pixels)
   elif second == PSEUDO:
     labels = pseudo_source.open_student_source(pseudo, data, real_source)
     streams += (labels,)
@@ -101,7 +113,7 @@ def open_mixture(train, pseudo, data, real_source, unlabeled=None):
   return Mixture(streams, second, num_real, num_second,
                  # With pseudo.only no real item is drawn: none by centroid.
                  0.0 if pseudo.only else train.class_uniform_fraction,
-                 second_class_uniform(train, pseudo), soft_k)
+                 second_class_uniform(train, pseudo), soft_k, min_pixels)
 
 
 def second_class_uniform(train, pseudo):
@@ -139,12 +151,12 @@ def epoch_items(mixture, indexes, seed, epoch):
   return [items[i] for i in order]
 
 
-def centroid_indexes(mixture, cache_dir, min_pixels=0):
+def centroid_indexes(mixture, cache_dir):
   """Per stream, its centroid index when it samples by centroids, else None.
 
   Pseudo labels carry their own centroids; other sources are indexed once
-  and cached in `cache_dir` (data/centroids.py), regions under `min_pixels`
-  left out.
+  and cached in `cache_dir` (data/centroids.py), regions under the stream's
+  `mixture.min_pixels` left out.
   """
   indexes = []
   fractions = (mixture.real_class_uniform, mixture.second_class_uniform)
@@ -158,5 +170,5 @@ def centroid_indexes(mixture, cache_dir, min_pixels=0):
     else:
       indexes.append(centroids.build_index(
           source, source.num_classes, cache_dir=cache_dir,
-          key=centroids.source_fingerprint(source), min_pixels=min_pixels))
+          key=centroids.source_fingerprint(source), min_pixels=mixture.min_pixels[position]))
   return indexes
