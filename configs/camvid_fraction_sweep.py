@@ -28,6 +28,11 @@ from scratch, crop 224, batch 8, every run scored on val and on test
   ceiling  (`:ceiling`) the student's recipe with the unlabeled frames' true labels in
            place of the pseudo ones (all pixels kept): what perfect labels would give,
            so student - control is read against ceiling - control
+  controls (`:controls`) the noise controls one at a time beside the plain student:
+           `thresholds` (class-balanced thresholds alone), `strong` (strong
+           augmentation + CutMix alone), `random_drop` (the controlled student with
+           each class's pixels dropped at random in the numbers the thresholds drop:
+           cleaner labels told apart from fewer pseudo pixels)
   `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
 
 About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
@@ -44,10 +49,11 @@ FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 def get_config(arg=''):
   """`core` leaves out the plain student (the extra seeds of a fraction need only the
   student, its control, the teacher and the oracle); `online` runs the online
-  student as the one variant, `ceiling` the truth ceiling."""
-  if arg not in ('', 'core', 'online', 'ceiling'):
-    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core', 'online' "
-                     "or 'ceiling'")
+  student as the one variant, `ceiling` the truth ceiling, `controls` the noise
+  controls one at a time."""
+  if arg not in ('', 'core', 'online', 'ceiling', 'controls'):
+    raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core', 'online', "
+                     "'ceiling' or 'controls'")
   c = camvid_selftrain.get_config('quarter')
   c.data.test_split = 'test'
   c.self_training.gate_split = 'test'
@@ -73,6 +79,15 @@ def get_config(arg=''):
         'self_training': {'mode': 'online', 'duplicate_real_control': False},
         # Its own views and labels: the offline labels' settings off.
         'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0}}}}
+  if arg == 'controls':
+    alone = lambda **pseudo: {'student': {'pseudo': pseudo},
+                              'self_training': {'duplicate_real_control': False}}
+    c.ablation.variants = {
+        'plain': c.ablation.variants.plain.to_dict(),
+        'thresholds': alone(strong_augment=False, class_keep_fraction=0.5),
+        'strong': alone(strong_augment=True, class_keep_fraction=0.0),
+        'random_drop': alone(strong_augment=True, class_keep_fraction=0.0,
+                             class_keep_random_fraction=0.5)}
   if arg == 'ceiling':
     c.ablation.variants = {'ceiling': {
         'self_training': {'duplicate_real_control': False},

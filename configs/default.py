@@ -125,6 +125,8 @@ def get_config():
   # outside its most confident fraction (data/pseudo/filters.py); 0 = off.
   c.pseudo.confidence_threshold = 0.0
   c.pseudo.class_keep_fraction = 0.0
+  # class_keep_fraction's control: per class as many pixels as it keeps, at random.
+  c.pseudo.class_keep_random_fraction = 0.0
   # Strong augmentation of the pseudo-labelled crops only (ST++): these
   # augment fields instead of c.augment's, plus CutMix between pseudo crops.
   c.pseudo.strong_augment = False

@@ -8,6 +8,7 @@ from stseg_jax import models
 from stseg_jax import schedules
 from stseg_jax import stages
 from stseg_jax.data import sources
+from stseg_jax.data.pseudo import filters
 from stseg_jax.data.labels import IGNORE_LABEL
 
 
@@ -80,9 +81,11 @@ def _check_online(pseudo):
   clashes = {'dir': 'its teacher labels the unlabeled images itself',
              'duplicate_real': 'the control trains without online labels',
              'only': 'the student always learns the real labels too',
-             'soft': 'its labels are hard', 'strong_augment': 'it makes its own strong views'}
+             'soft': 'its labels are hard', 'strong_augment': 'it makes its own strong views',
+             **{field: 'online_threshold chooses its pixels'
+                for field, _ in filters.FILTERS.values()}}
   for key, why in clashes.items():
-    if pseudo[key]:
+    if pseudo.get(key):  # .get: a field a saved config predates
       raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.online ({why})')
   if not 0.0 <= pseudo.online_threshold <= 1.0:
     raise errors.ConfigError('config.pseudo.online_threshold: must be in [0, 1]')
@@ -94,10 +97,9 @@ def _check_unlabeled_truth(pseudo):
   """The truth ceiling replaces a teacher's labels: nothing of a teacher's labels applies."""
   clashes = {'dir': 'it reads the true labels instead', 'duplicate_real': 'another second stream',
              'online': 'another second stream', 'soft': 'true labels are hard',
-             'confidence_threshold': 'true labels have no confidence',
-             'class_keep_fraction': 'true labels have no confidence'}
+             **{field: 'true labels have no confidence' for field, _ in filters.FILTERS.values()}}
   for key, why in clashes.items():
-    if pseudo[key]:
+    if pseudo.get(key):
       raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.unlabeled_truth '
                                f'({why})')
 

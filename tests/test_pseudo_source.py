@@ -108,3 +108,30 @@ def test_a_new_filter_is_one_function_and_one_field(monkeypatch):
   source = pseudo_source.StudentPseudoSource(_Records([record]), _images('x'),
                                              filters.settings_of(pseudo))
   np.testing.assert_array_equal(source[0]['label'], [[0, 255]])
+
+
+def test_class_keep_shares_count_pixels_tied_at_the_floor():
+  # Class 0: three pixels at 1.0, one at 0.5; its top half (2) is reached at level 255,
+  # which holds 3 of its 4 pixels. Class 1: 0.9 then 0.5: the top half is one pixel.
+  records = _Records([_record('x', [[0, 0, 0, 0, 1, 1, 255]],
+                              [[1.0, 1.0, 1.0, 0.5, 0.9, 0.5, 0.1]])])
+  np.testing.assert_allclose(filters.class_keep_shares(records, 3, 0.5), [0.75, 0.5, 0.0])
+
+
+def test_class_keep_random_keeps_class_keeps_share_per_class_whatever_the_confidence():
+  rng = np.random.default_rng(0)
+  label = (rng.random((200, 200)) < 0.3).astype(np.uint8)  # classes 0 and 1
+  confidence = rng.random((200, 200))
+  records = _Records([_record('x', label, confidence), _record('y', label, confidence)])
+  shares = filters.class_keep_shares(records, 3, 0.25)
+  keep = filters.class_keep_random(records, 3, 0.25)
+  mask = keep(records[0])
+  for c in (0, 1):
+    assert abs(mask[label == c].mean() - shares[c]) < 0.02
+  # Unlike class_keep, the kept pixels are as confident as the dropped ones.
+  assert abs(confidence[mask].mean() - confidence[~mask].mean()) < 0.02
+  np.testing.assert_array_equal(keep(records[0]), mask)  # the same pixels every epoch
+  assert (keep(records[1]) != mask).any()  # another image, another draw
+  source = pseudo_source.StudentPseudoSource(records, _images('x', 'y'),
+                                             {'class_keep_random': 0.25})
+  np.testing.assert_array_equal(source[0]['label'] != 255, mask)

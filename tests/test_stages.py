@@ -47,3 +47,16 @@ def test_loops_pretraining_and_targets():
   assert workflow[3].config.pseudo.dir == '' and workflow[3].config.train.base_lr == 0.002
   assert workflow[4].config.train.init_from == '/w/teacher'
   assert workflow[5].config.train.init_from == '/w/student' and workflow[5].config.data.domain == 'B'
+
+
+def test_the_sweeps_noise_controls_differ_from_the_student_one_setting_at_a_time():
+  config = camvid_fraction_sweep.get_config('controls')
+  student = stages.student_config(config, '/labels').pseudo
+  settings = lambda p: (p.strong_augment, p.class_keep_fraction, p.class_keep_random_fraction)
+  assert settings(student) == (True, 0.5, 0.0)
+  expected = {'plain': (False, 0.0, 0.0), 'thresholds': (False, 0.5, 0.0),
+              'strong': (True, 0.0, 0.0), 'random_drop': (True, 0.0, 0.5)}
+  for name, overrides in config.ablation.variants.items():
+    variant = stages.student_config(stages.merged(config, overrides), '/labels')
+    assert settings(variant.pseudo) == expected[name], name
+    assert variant.pseudo.dir == '/labels' and variant.train.num_epochs == 300

@@ -12,18 +12,16 @@ serves every filter and the student's are usually the only ones needed.
 A new filter (entropy, region size, flip agreement, ...) is one `make`
 function here, one FILTERS entry and its field in configs/default.py.
 """
+import zlib
+
 import numpy as np
 
 from stseg_jax.data.labels import IGNORE_LABEL
 
 
-def class_thresholds(records, num_classes, keep_fraction):
-  """Per class, the confidence above which its top `keep_fraction` of pixels lie.
-
-  From a histogram of the stored confidences (multiples of 1/255) of the
-  pixels labelled with each class over the whole set; a class without pixels
-  gets 0.
-  """
+def confidence_histograms(records, num_classes):
+  """(num_classes, 256) counts of the stored confidence levels (multiples of
+  1/255) of the pixels labelled with each class, over the whole set."""
   counts = np.zeros((num_classes, 256), np.int64)
   for i in range(len(records)):
     record = records[i]
@@ -31,12 +29,33 @@ def class_thresholds(records, num_classes, keep_fraction):
     valid = label < num_classes
     counts += np.bincount(label[valid].astype(np.int64) * 256 + level[valid],
                           minlength=num_classes * 256).reshape(num_classes, 256)
-  # Highest level first: the smallest level whose pixels at or above it reach the fraction.
-  above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]
+  return counts
+
+
+def _floor_levels(counts, keep_fraction):
+  """Per class, the lowest confidence level whose pixels at or above it make its
+  top `keep_fraction` (a class without pixels: 0)."""
+  above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # pixels at or above each level
   totals = above[:, 0]
   reached = above >= np.ceil(keep_fraction * totals)[:, None]
-  level = np.where(totals > 0, 255 - np.argmax(reached[:, ::-1], axis=1), 0)
-  return level.astype(np.float32) / 255
+  return np.where(totals > 0, 255 - np.argmax(reached[:, ::-1], axis=1), 0)
+
+
+def class_thresholds(records, num_classes, keep_fraction):
+  """Per class, the confidence above which its top `keep_fraction` of pixels lie
+  (a class without pixels gets 0)."""
+  levels = _floor_levels(confidence_histograms(records, num_classes), keep_fraction)
+  return levels.astype(np.float32) / 255
+
+
+def class_keep_shares(records, num_classes, keep_fraction):
+  """Per class, the share of its pixels `class_keep(keep_fraction)` keeps (at least
+  `keep_fraction`: pixels tied at the floor's level are kept together)."""
+  counts = confidence_histograms(records, num_classes)
+  levels = _floor_levels(counts, keep_fraction)
+  above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]
+  kept = above[np.arange(num_classes), levels]
+  return np.where(above[:, 0] > 0, kept / np.maximum(above[:, 0], 1), 0.0)
 
 
 def confidence_at_least(records, num_classes, value):
@@ -52,10 +71,25 @@ def class_keep(records, num_classes, fraction):
   return lambda record: record['confidence'] >= floors[np.minimum(record['label'], num_classes - 1)]
 
 
+def class_keep_random(records, num_classes, fraction):
+  """Per class, as many of its pixels as `class_keep(fraction)` keeps, drawn at
+  random instead of the most confident: class_keep's control, which tells
+  cleaner labels apart from fewer pseudo pixels (more weight on the real ones).
+  The same pixels every epoch: the draw is seeded by the image id."""
+  shares = class_keep_shares(records, num_classes, fraction)
+
+  def keep(record):
+    label = record['label']
+    rng = np.random.default_rng(zlib.crc32(str(record['id']).encode()))
+    return rng.random(label.shape) < shares[np.minimum(label, num_classes - 1)]
+  return keep
+
+
 # name: (its field of config.pseudo, make)
 FILTERS = {
     'confidence': ('confidence_threshold', confidence_at_least),
     'class_keep': ('class_keep_fraction', class_keep),
+    'class_keep_random': ('class_keep_random_fraction', class_keep_random),
 }
 
 
