@@ -29,11 +29,13 @@ LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student 
          ('control', 'duplicate-real control'),
          ('ceiling', 'ceiling (student on true labels)'),
          ('oracle', 'oracle (all 367 labeled)'))
-# Per-class changes of the mechanism table: (run, the run it is compared with).
+# Differences paired by seed, in the summary table and per class in the mechanism
+# table: (run, the run it is compared with). The noise controls one at a time
+# (`:controls`) are read against the plain student, and the thresholds against
+# their random control.
 CHANGES = (('student', 'teacher'), ('student', 'control'), ('plain', 'teacher'),
-           ('online', 'control'), ('ceiling', 'control'))
-# Paired differences of the summary table.
-PAIRS = ('student - teacher', 'student - control', 'online - control', 'ceiling - control')
+           ('online', 'control'), ('ceiling', 'control'), ('thresholds', 'plain'),
+           ('strong', 'plain'), ('multiscale_labels', 'plain'), ('student', 'random_drop'))
 
 
 def _mean(values):
@@ -54,11 +56,27 @@ def mechanism(at):
                     for s in seeds if run in s['runs'] and base in s['runs']])
     quality = lambda f: _mean([100 * s['pseudo_quality']['filters'][f]['per_class_iou'][name]
                                for s in seeds])
+    multiscale = _mean([100 * s['variant_pseudo_quality']['multiscale_labels']['filters']['all']
+                        ['per_class_iou'][name] for s in seeds
+                        if 'multiscale_labels' in s.get('variant_pseudo_quality', {})])
     rows[name] = {'pseudo_iou_all': quality('all'), 'pseudo_iou_kept': quality('class_keep_half'),
+                  'pseudo_iou_multiscale': multiscale,
                   'teacher_test_iou': _mean([100 * s['runs']['teacher']['test_per_class_iou'][name]
                                              for s in seeds]),
                   **{f'{run}_minus_{base}': change(run, base) for run, base in CHANGES}}
   return {'seeds': len(seeds), 'classes': rows}
+
+
+def paired(at):
+  """{'run - base': summary over the seeds that have both} of CHANGES, on test."""
+  out = {}
+  for run, base in CHANGES:
+    having = {seed: s['runs'] for seed, s in at['seeds'].items()
+              if run in s['runs'] and base in s['runs']}
+    if having:
+      out[f'{run} - {base}'] = ablation.summary(
+          [r[run]['test_miou'] - r[base]['test_miou'] for r in having.values()], list(having))
+  return out
 
 
 def plot(result, path):
@@ -99,30 +117,37 @@ def _signed(v):
 
 def markdown(result):
   pct = lambda v: f'{v:.1f}'
-  lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) + ' | ' + ' | '.join(PAIRS) +
-           ' |', '|---' * (len(LINES) + len(PAIRS) + 2) + '|']
+  lines = ['| fraction | seeds | ' + ' | '.join(r for r, _ in LINES) + ' |',
+           '|---' * (len(LINES) + 2) + '|']
   for key, at in result['fractions'].items():
     t = at.get('test_miou', {})
     cells = [f"{pct(100 * t[r]['mean'])} (n={len(t[r]['values'])})" if r in t else '-'
              for r, _ in LINES]
-    paired = at.get('paired', {}).get('test_miou', {})
-    diff = lambda k: (f"{100 * paired[k]['mean']:+.1f} ({', '.join(f'{100 * v:+.1f}' for v in paired[k]['values'])})"
-                      if k in paired else '-')
-    lines.append(f"| {key} | {len(at['seeds'])} | " + ' | '.join(cells) + ' | ' +
-                 ' | '.join(diff(k) for k in PAIRS) + ' |')
+    lines.append(f"| {key} | {len(at['seeds'])} | " + ' | '.join(cells) + ' |')
+  lines += ['', '| fraction | paired on test | mean | per seed |', '|---|---|---|---|']
+  for key, at in result['fractions'].items():
+    for pair, s in at.get('paired_test', {}).items():
+      lines.append(f"| {key} | {pair} | {100 * s['mean']:+.1f} | " +
+                   ', '.join(f'{seed}: {100 * v:+.1f}' for seed, v in zip(s['seeds'], s['values']))
+                   + ' |')
   for key, at in result['fractions'].items():
     m = at.get('mechanism')
     if not m:
       continue
+    rows = m['classes'].values()
+    quality = [('pseudo_iou_all', 'pseudo IoU, all'), ('pseudo_iou_kept', 'pseudo IoU, kept'),
+               ('pseudo_iou_multiscale', 'pseudo IoU, multi-scale labels'),
+               ('teacher_test_iou', 'teacher IoU')]
+    columns = [(k, title) for k, title in quality + [
+        (f'{run}_minus_{base}', f'{run} - {base}') for run, base in CHANGES]
+               if any(not np.isnan(r[k]) for r in rows)]
     lines += ['', f"{key}, per class on test (mean over {m['seeds']} seed(s) with pseudo labels; "
               'a change over the seeds that have both runs):', '',
-              '| class | pseudo IoU, all | pseudo IoU, kept | teacher IoU | ' +
-              ' | '.join(f'{run} - {base}' for run, base in CHANGES) + ' |',
-              '|---' * (4 + len(CHANGES)) + '|']
+              '| class | ' + ' | '.join(title for _, title in columns) + ' |',
+              '|---' * (1 + len(columns)) + '|']
     for name, r in m['classes'].items():
-      lines.append(f"| {name} | {pct(r['pseudo_iou_all'])} | {pct(r['pseudo_iou_kept'])} | "
-                   f"{pct(r['teacher_test_iou'])} | " +
-                   ' | '.join(_signed(r[f'{run}_minus_{base}']) for run, base in CHANGES) + ' |')
+      cells = [(pct if k in dict(quality) else _signed)(r[k]) for k, _ in columns]
+      lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
 
@@ -136,6 +161,7 @@ def main():
     result = json.load(f)
   for at in result['fractions'].values():
     at.update(ablation.over_seeds(at['seeds']))  # whichever code version wrote the file
+    at['paired_test'] = paired(at)
     at['mechanism'] = mechanism(at)
   if args.json:
     with open(args.json, 'w') as f:

@@ -32,7 +32,9 @@ from scratch, crop 224, batch 8, every run scored on val and on test
            `thresholds` (class-balanced thresholds alone), `strong` (strong
            augmentation + CutMix alone), `random_drop` (the controlled student with
            each class's pixels dropped at random in the numbers the thresholds drop:
-           cleaner labels told apart from fewer pseudo pixels)
+           cleaner labels told apart from fewer pseudo pixels), `multiscale_labels`
+           (the plain student on labels made with the paper's recipe, scales
+           0.5, 1, 2 and flips, by the same teacher)
   `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
 
 About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
@@ -87,7 +89,10 @@ def get_config(arg=''):
         'thresholds': alone(strong_augment=False, class_keep_fraction=0.5),
         'strong': alone(strong_augment=True, class_keep_fraction=0.0),
         'random_drop': alone(strong_augment=True, class_keep_fraction=0.0,
-                             class_keep_random_fraction=0.5)}
+                             class_keep_random_fraction=0.5),
+        'multiscale_labels': {**alone(strong_augment=False, class_keep_fraction=0.0),
+                              'pseudo_label': {'inference': {'scales': (0.5, 1.0, 2.0),
+                                                             'flip': True}}}}
   if arg == 'ceiling':
     c.ablation.variants = {'ceiling': {
         'self_training': {'duplicate_real_control': False},

@@ -9,7 +9,8 @@ DIR/labeled_<f>/seed_<s>/self_train/ is the whole self-training run
 (stseg_jax.self_train: teacher, gates, pseudo labels, student, control). Each
 variant of `ablation.variants` ({name: overrides of the student's fields})
 runs in .../seed_<s>/<name>/ on links to that run's teacher and pseudo labels,
-so those are made once and every variant is compared with the same teacher.
+so those are made once and every variant is compared with the same teacher (a
+variant that changes the labelling recipe, `pseudo_label`, labels again).
 The oracle (every label of self_training.oracle_split) does not depend on the
 fraction: one per seed in DIR/seed_<s>/oracle, linked into every fraction.
 Stages skip themselves when complete, so a rerun continues, and more seeds or
@@ -40,20 +41,21 @@ from stseg_jax import self_train
 from stseg_jax import stages
 from stseg_jax import workdir as workdir_lib
 
-# Overrides may only touch what the teacher does not see, or the shared teacher
-# and labels would belong to another config.
-STUDENT_ONLY = ('student', 'self_training', 'finetune')
+# Overrides may only touch what the teacher does not read, or the shared teacher
+# would belong to another config; a variant that changes the labelling recipe
+# (pseudo_label) labels the unlabeled images again with the shared teacher.
+VARIANT_SECTIONS = ('student', 'self_training', 'finetune', 'pseudo_label')
 SHARED_STAGES = ('teacher', 'oracle', 'labels')
 # The runs of a self_train report, besides the variants' students.
 REPORT_RUNS = ('teacher', 'student', 'control', 'oracle')
 
 
 def variant_config(config, overrides, name):
-  bad = [k for k in overrides if k not in STUDENT_ONLY]
+  bad = [k for k in overrides if k not in VARIANT_SECTIONS]
   if bad:
     raise errors.ConfigError(
-        f'config.ablation.variants.{name}: overrides {bad}; only {STUDENT_ONLY} can change '
-        'while the teacher and its pseudo labels are shared')
+        f'config.ablation.variants.{name}: overrides {bad}; only {VARIANT_SECTIONS} can change '
+        'while the teacher is shared')
   return stages.merged(config, overrides)
 
 
@@ -65,10 +67,16 @@ def _link(target, link):
     os.symlink(os.path.relpath(target, os.path.dirname(link)), link)
 
 
-def link_shared_stages(base_dir, variant_dir):
+def own_labels(overrides):
+  """Whether a variant with these overrides labels the unlabeled images itself."""
+  return 'pseudo_label' in overrides
+
+
+def link_shared_stages(base_dir, variant_dir, overrides):
   os.makedirs(variant_dir, exist_ok=True)
   for stage in SHARED_STAGES:
-    _link(os.path.join(base_dir, 'self_train', stage), os.path.join(variant_dir, stage))
+    if not (stage == 'labels' and own_labels(overrides)):
+      _link(os.path.join(base_dir, 'self_train', stage), os.path.join(variant_dir, stage))
 
 
 def fraction_name(fraction):
@@ -114,13 +122,18 @@ def run_seed(config, variants, seed, seed_dir, oracle_dir=None):
   report = self_train.run(base, run_dir)
   out = {'runs': {name: _scores(report, name) for name in REPORT_RUNS if name in report},
          'gates': report.get('gates')}
+  quality = config.ablation.get('pseudo_quality')
   for name, variant in variants.items():
     variant = variant.copy_and_resolve_references()
     variant.seed, variant.data.split_seed = seed, base.data.split_seed
     variant_dir = os.path.join(seed_dir, name)
-    link_shared_stages(seed_dir, variant_dir)
+    overrides = config.ablation.variants[name]
+    link_shared_stages(seed_dir, variant_dir, overrides)
     out['runs'][name] = _scores(self_train.run(variant, variant_dir), 'student')
-  if config.ablation.get('pseudo_quality') and os.path.isdir(os.path.join(run_dir, 'labels')):
+    if quality and own_labels(overrides):
+      out.setdefault('variant_pseudo_quality', {})[name] = _label_quality(
+          variant, os.path.join(variant_dir, 'labels'))
+  if quality and os.path.isdir(os.path.join(run_dir, 'labels')):
     out['pseudo_quality'] = _label_quality(base, os.path.join(run_dir, 'labels'))
   return out
 
@@ -158,8 +171,12 @@ def _merged(earlier, command, fresh):
   if not earlier:
     return {'command': command, **fresh}
   commands = earlier.get('earlier_commands', []) + [earlier['command']]
-  return {'command': command, 'earlier_commands': [c for c in commands if c != command],
-          **fresh, 'runs': {**earlier['runs'], **fresh['runs']}}
+  out = {'command': command, 'earlier_commands': [c for c in commands if c != command],
+         **fresh, 'runs': {**earlier['runs'], **fresh['runs']}}
+  labels = {**earlier.get('variant_pseudo_quality', {}), **fresh.get('variant_pseudo_quality', {})}
+  if labels:
+    out['variant_pseudo_quality'] = labels
+  return out
 
 
 def _earlier_results(workdir):

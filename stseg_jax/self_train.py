@@ -43,6 +43,10 @@ from stseg_jax.data import sources
 # stage's own config has its student or target fields merged in already): an
 # ablation's variants share a teacher whose config differs there.
 WORKFLOW_SECTIONS = ('student.', 'finetune.', 'target.', 'self_training.', 'ablation.')
+# What a complete stage of each kind never read: changed, it leaves the stage as
+# it is (a training run does not read the labelling recipe).
+UNREAD_BY = {stages_lib.TRAIN: WORKFLOW_SECTIONS + ('pseudo_label.',),
+             stages_lib.PSEUDO_LABEL: WORKFLOW_SECTIONS}
 
 
 def _done(path):
@@ -55,14 +59,15 @@ def _attempt_seconds(path):
   return json.loads(attempts.read_text()) if attempts.exists() else []
 
 
-def _check_done_config(name, path, config):
-  """A complete stage is the one `config` asks for, or the rerun stops naming the
-  difference (config.resume_anyway: logs it and keeps the stage)."""
+def _check_done_config(name, path, config, unread):
+  """A complete stage is the one `config` asks for (but for the sections `unread`),
+  or the rerun stops naming the difference (config.resume_anyway: logs it and
+  keeps the stage)."""
   saved = json.loads((epath.Path(path) / 'DONE').read_text()).get('config')
   if saved is None:
     return  # marked before DONE recorded its config
   changes = [c for c in workdir_lib.config_changes(ml_collections.ConfigDict(saved), config)
-             if not c.startswith(WORKFLOW_SECTIONS)]
+             if not c.startswith(unread)]
   if not changes:
     return
   listed = '; '.join(changes[:8]) + (f'; and {len(changes) - 8} more' if len(changes) > 8 else '')
@@ -74,12 +79,12 @@ def _check_done_config(name, path, config):
                   name, path, listed)
 
 
-def _stage(name, path, fn, config):
-  """Runs `fn` unless `path` holds the stage complete under `config`; returns the
-  stage's wall time, summed over its attempts."""
+def _stage(name, path, fn, config, unread):
+  """Runs `fn` unless `path` holds the stage complete under `config` (but for the
+  sections `unread`); returns the stage's wall time, summed over its attempts."""
   done = epath.Path(path) / 'DONE'
   if done.exists():
-    _check_done_config(name, path, config)
+    _check_done_config(name, path, config, unread)
     logging.info('Stage %s: complete, skipped', name)
     return json.loads(done.read_text())['seconds']
   logging.info('Stage %s: running in %s', name, path)
@@ -97,10 +102,6 @@ def _stage(name, path, fn, config):
   return sum(attempts)
 
 
-def _train_stage(name, path, config):
-  return _stage(name, path, lambda: train.train_and_evaluate(config, path), config)
-
-
 def _teacher_items(config):
   """The teacher's items per epoch (the oracle trains as many)."""
   real = sources.open_source(config.data, config.data.train_split)
@@ -110,12 +111,12 @@ def _teacher_items(config):
 def _run_stage(stage, workdir):
   """Runs one stage of stages.stages unless complete; its seconds (None for the gates)."""
   if stage.kind == stages_lib.TRAIN:
-    return _stage(stage.name, stage.path,
-                  lambda: train.train_and_evaluate(stage.config, stage.path), stage.config)
+    return _stage(stage.name, stage.path, lambda: train.train_and_evaluate(stage.config, stage.path),
+                  stage.config, UNREAD_BY[stage.kind])
   if stage.kind == stages_lib.PSEUDO_LABEL:
     teacher = dict(stage.inputs)['teacher']
-    return _stage(stage.name, stage.path,
-                  lambda: pseudo_label.run(stage.config, stage.path, teacher), stage.config)
+    return _stage(stage.name, stage.path, lambda: pseudo_label.run(stage.config, stage.path, teacher),
+                  stage.config, UNREAD_BY[stage.kind])
   inputs = dict(stage.inputs)
   if not (epath.Path(workdir) / 'gates.json').exists():
     miou_on = lambda run_dir, split: evaluate.evaluate_checkpoint(

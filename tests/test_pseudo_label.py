@@ -305,6 +305,7 @@ def test_student_trains_on_soft_labels(teacher, tmp_path):
 
 def test_ablation_shares_each_seeds_teacher_across_variants(tmp_path):
   config = _self_train_config()
+  config.pseudo_label.store_confidence = True  # for pseudo_quality, last
   config.ablation = ml_collections.ConfigDict({
       'seeds': (0,), 'variants': {'duplicate_real': {'student': {'pseudo': {'duplicate_real': True}}}}})
   result = ablation.run(config, str(tmp_path))
@@ -325,6 +326,18 @@ def test_ablation_shares_each_seeds_teacher_across_variants(tmp_path):
   config.ablation.variants = {'bigger_teacher': {'train': {'num_epochs': 9}}}
   with pytest.raises(ValueError, match='variants.bigger_teacher.*train'):
     ablation.run(config, str(tmp_path / 'bad'))
+  # Another labelling recipe: the same teacher labels again, in the variant's own folder.
+  config.ablation.variants = {'flip_labels': {'pseudo_label': {'inference': {'flip': True}}}}
+  config.ablation.pseudo_quality = True
+  result = ablation.run(config, str(tmp_path))
+  labels = seed / 'flip_labels' / 'labels'
+  assert not os.path.islink(labels) and (labels / 'DONE').exists()
+  assert os.path.realpath(seed / 'flip_labels' / 'teacher') == str(seed / 'self_train' / 'teacher')
+  assert json.load(open(labels / 'DONE'))['config']['pseudo_label']['inference']['flip']
+  at = result['fractions']['as_configured']
+  assert set(at['miou']) == {'teacher', 'student', 'duplicate_real', 'flip_labels'}
+  assert 'flip_labels' in at['seeds']['0']['variant_pseudo_quality']
+  assert 'pseudo_quality' in at['seeds']['0']  # the shared labels' own
 
 
 def test_a_teacher_labels_another_dataset_in_its_own_classes(teacher, tmp_path):

@@ -55,8 +55,14 @@ def test_the_sweeps_noise_controls_differ_from_the_student_one_setting_at_a_time
   settings = lambda p: (p.strong_augment, p.class_keep_fraction, p.class_keep_random_fraction)
   assert settings(student) == (True, 0.5, 0.0)
   expected = {'plain': (False, 0.0, 0.0), 'thresholds': (False, 0.5, 0.0),
-              'strong': (True, 0.0, 0.0), 'random_drop': (True, 0.0, 0.5)}
+              'strong': (True, 0.0, 0.0), 'random_drop': (True, 0.0, 0.5),
+              'multiscale_labels': (False, 0.0, 0.0)}
+  assert set(config.ablation.variants) == set(expected)
   for name, overrides in config.ablation.variants.items():
-    variant = stages.student_config(stages.merged(config, overrides), '/labels')
-    assert settings(variant.pseudo) == expected[name], name
-    assert variant.pseudo.dir == '/labels' and variant.train.num_epochs == 300
+    variant = stages.merged(config, overrides)
+    student = stages.student_config(variant, '/labels')
+    assert settings(student.pseudo) == expected[name], name
+    assert student.pseudo.dir == '/labels' and student.train.num_epochs == 300
+    labelling = variant.pseudo_label.inference
+    assert (tuple(labelling.scales), labelling.flip) == (
+        ((0.5, 1.0, 2.0), True) if name == 'multiscale_labels' else ((1.0,), False)), name
