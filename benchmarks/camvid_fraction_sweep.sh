@@ -19,6 +19,7 @@ for seed in 0 1 2; do
   sweep :online '(0.0625,)' "($seed,)"
 done
 sweep :controls '(0.0625,)' '(0,)'  # the noise controls one at a time (plain: shared with the first call)
+sweep :ratio '(0.0625,)' '(0,)'  # 7:1 and its control: 4x the steps, about 3 hours on 2 cores
 for fraction in 0.03125 0.125 0.25; do
   sweep '' "($fraction,)" '(0,)'
 done

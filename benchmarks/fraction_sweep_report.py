@@ -35,7 +35,8 @@ LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student 
 # their random control.
 CHANGES = (('student', 'teacher'), ('student', 'control'), ('plain', 'teacher'),
            ('online', 'control'), ('ceiling', 'control'), ('thresholds', 'plain'),
-           ('strong', 'plain'), ('multiscale_labels', 'plain'), ('student', 'random_drop'))
+           ('strong', 'plain'), ('multiscale_labels', 'plain'), ('student', 'random_drop'),
+           ('ratio_7', 'ratio_7_control'))
 
 
 def _mean(values):

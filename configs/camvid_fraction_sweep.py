@@ -35,6 +35,9 @@ from scratch, crop 224, batch 8, every run scored on val and on test
            cleaner labels told apart from fewer pseudo pixels), `multiscale_labels`
            (the plain student on labels made with the paper's recipe, scales
            0.5, 1, 2 and flips, by the same teacher)
+  ratio    (`:ratio`) the paper's best ratio where the pool allows it: the student
+           at 7:1 for the same 300 epochs (4x the 1:1 steps) and its duplicate-real
+           control at 7:1
   `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
 
 About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
@@ -52,10 +55,10 @@ def get_config(arg=''):
   """`core` leaves out the plain student (the extra seeds of a fraction need only the
   student, its control, the teacher and the oracle); `online` runs the online
   student as the one variant, `ceiling` the truth ceiling, `controls` the noise
-  controls one at a time."""
-  if arg not in ('', 'core', 'online', 'ceiling', 'controls'):
+  controls one at a time, `ratio` the student and its control at 7:1."""
+  if arg not in ('', 'core', 'online', 'ceiling', 'controls', 'ratio'):
     raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core', 'online', "
-                     "'ceiling' or 'controls'")
+                     "'ceiling', 'controls' or 'ratio'")
   c = camvid_selftrain.get_config('quarter')
   c.data.test_split = 'test'
   c.self_training.gate_split = 'test'
@@ -93,6 +96,12 @@ def get_config(arg=''):
         'multiscale_labels': {**alone(strong_augment=False, class_keep_fraction=0.0),
                               'pseudo_label': {'inference': {'scales': (0.5, 1.0, 2.0),
                                                              'flip': True}}}}
+  if arg == 'ratio':  # 7 pseudo items per real one: 1/16 leaves 15 unlabeled frames per labeled
+    c.ablation.variants = {
+        'ratio_7': {'student': {'pseudo': {'ratio': 7.0}},
+                    'self_training': {'duplicate_real_control': False}},
+        'ratio_7_control': {'student': {'pseudo': {'ratio': 7.0, 'duplicate_real': True}},
+                            'self_training': {'duplicate_real_control': False}}}
   if arg == 'ceiling':
     c.ablation.variants = {'ceiling': {
         'self_training': {'duplicate_real_control': False},

@@ -66,3 +66,14 @@ def test_the_sweeps_noise_controls_differ_from_the_student_one_setting_at_a_time
     labelling = variant.pseudo_label.inference
     assert (tuple(labelling.scales), labelling.flip) == (
         ((0.5, 1.0, 2.0), True) if name == 'multiscale_labels' else ((1.0,), False)), name
+
+
+def test_the_sweeps_ratio_variants_are_a_7_to_1_student_and_its_control(tmp_path):
+  config = camvid_fraction_sweep.get_config('ratio')
+  for name, duplicate in (('ratio_7', False), ('ratio_7_control', True)):
+    variant = stages.merged(config, config.ablation.variants[name])
+    workflow = {s.name: s for s in stages.stages(variant, str(tmp_path), teacher_items=92)}
+    student = workflow['student'].config
+    assert student.pseudo.ratio == 7.0 and student.pseudo.duplicate_real == duplicate
+    assert ('pseudo_label' in workflow) != duplicate and 'control' not in workflow
+    assert student.pseudo.strong_augment and student.train.num_epochs == 300
