@@ -17,6 +17,7 @@ for seed in 0 1 2; do
   if [ "$seed" = 0 ]; then sweep '' '(0.0625,)' '(0,)'; else sweep :core '(0.0625,)' "($seed,)"; fi
   sweep :ceiling '(0.0625,)' "($seed,)"
   sweep :online '(0.0625,)' "($seed,)"
+  sweep :online_balanced '(0.0625,)' "($seed,)"
 done
 sweep :controls '(0.0625,)' '(0,)'  # the noise controls one at a time (plain: shared with the first call)
 sweep :ratio '(0.0625,)' '(0,)'  # 7:1 and its control: 4x the steps, about 3 hours on 2 cores

@@ -26,6 +26,7 @@ from stseg_jax import ablation  # pylint: disable=wrong-import-position
 
 LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student (paper)'),
          ('student', 'student + noise controls'), ('online', 'online student (EMA teacher)'),
+         ('online_balanced', 'online, class-balanced selection'),
          ('control', 'duplicate-real control'),
          ('ceiling', 'ceiling (student on true labels)'),
          ('oracle', 'oracle (all 367 labeled)'))
@@ -36,7 +37,8 @@ LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student 
 CHANGES = (('student', 'teacher'), ('student', 'control'), ('plain', 'teacher'),
            ('online', 'control'), ('ceiling', 'control'), ('thresholds', 'plain'),
            ('strong', 'plain'), ('multiscale_labels', 'plain'), ('student', 'random_drop'),
-           ('ratio_7', 'ratio_7_control'))
+           ('ratio_7', 'ratio_7_control'), ('online_balanced', 'control'),
+           ('online_balanced', 'online'))
 
 
 def _mean(values):

@@ -24,7 +24,10 @@ from scratch, crop 224, batch 8, every run scored on val and on test
   online   (`:online`) online self-training instead of the labels (stseg_jax/online.py):
            the student's EMA labels the unlabeled frames' weak views as it trains,
            >= 0.95 confident, and it learns their strong views + CutMix; same steps,
-           compared with the control above
+           compared with the control above; `:online_balanced` the same with
+           class-balanced selection too (each class's most confident half of
+           a batch's unlabeled pixels kept below 0.95, as the offline student's
+           class_keep_fraction)
   ceiling  (`:ceiling`) the student's recipe with the unlabeled frames' true labels in
            place of the pseudo ones (all pixels kept): what perfect labels would give,
            so student - control is read against ceiling - control
@@ -56,9 +59,9 @@ def get_config(arg=''):
   student, its control, the teacher and the oracle); `online` runs the online
   student as the one variant, `ceiling` the truth ceiling, `controls` the noise
   controls one at a time, `ratio` the student and its control at 7:1."""
-  if arg not in ('', 'core', 'online', 'ceiling', 'controls', 'ratio'):
+  if arg not in ('', 'core', 'online', 'online_balanced', 'ceiling', 'controls', 'ratio'):
     raise ValueError(f"configs/camvid_fraction_sweep.py:{arg}: use nothing, 'core', 'online', "
-                     "'ceiling', 'controls' or 'ratio'")
+                     "'online_balanced', 'ceiling', 'controls' or 'ratio'")
   c = camvid_selftrain.get_config('quarter')
   c.data.test_split = 'test'
   c.self_training.gate_split = 'test'
@@ -79,11 +82,13 @@ def get_config(arg=''):
   })
   if arg == 'core':
     c.ablation.variants = {}
-  if arg == 'online':
-    c.ablation.variants = {'online': {
+  if arg in ('online', 'online_balanced'):
+    c.ablation.variants = {arg: {
         'self_training': {'mode': 'online', 'duplicate_real_control': False},
         # Its own views and labels: the offline labels' settings off.
-        'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0}}}}
+        'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0,
+                               'online_class_keep_fraction':
+                                   0.5 if arg == 'online_balanced' else 0.0}}}}
   if arg == 'controls':
     alone = lambda **pseudo: {'student': {'pseudo': pseudo},
                               'self_training': {'duplicate_real_control': False}}

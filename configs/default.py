@@ -142,6 +142,9 @@ def get_config():
   # its cutmix_prob).
   c.pseudo.online = False
   c.pseudo.online_threshold = 0.95  # UniMatch's
+  # Also keep, per class, its most confident fraction of each batch's unlabeled
+  # pixels, below the threshold (class-balanced, as pseudo.class_keep_fraction); 0 = off.
+  c.pseudo.online_class_keep_fraction = 0.0
   c.pseudo.ema_decay = 0.999
   # The ceiling of self-training on config.unlabeled's images (their split must
   # have labels, as CamVid's rest of train and the synthetic scenes have): their

@@ -87,8 +87,9 @@ def _check_online(pseudo):
   for key, why in clashes.items():
     if pseudo.get(key):  # .get: a field a saved config predates
       raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.online ({why})')
-  if not 0.0 <= pseudo.online_threshold <= 1.0:
-    raise errors.ConfigError('config.pseudo.online_threshold: must be in [0, 1]')
+  for key in ('online_threshold', 'online_class_keep_fraction'):
+    if not 0.0 <= pseudo.get(key, 0.0) <= 1.0:
+      raise errors.ConfigError(f'config.pseudo.{key}: must be in [0, 1]')
   if not 0.0 <= pseudo.ema_decay < 1.0:
     raise errors.ConfigError('config.pseudo.ema_decay: must be in [0, 1)')
 

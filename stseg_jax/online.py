@@ -8,7 +8,10 @@ feature perturbation). With `config.pseudo.online` every step:
      (Mean Teacher, Tarvainen & Valpola 2017; `pseudo.ema_decay`), predicts
      the weak view of each unlabeled crop (the real crops' augmentation);
   2. its class becomes the label where it is at least `pseudo.online_threshold`
-     confident; the other pixels are ignored;
+     confident, or with `pseudo.online_class_keep_fraction` also where the
+     pixel is among that fraction of the most confident ones the teacher gives
+     its class in this batch (CBST's class-balanced selection, per batch: a
+     class the teacher is unsure of keeps pixels too); the others are ignored;
   3. the student learns the strong view of the same crop (the same geometry,
      with `pseudo.augment`'s colour jitter, grey and blur: data/pipeline.py),
      with CutMix between unlabeled crops applied to images and labels alike.
@@ -24,6 +27,7 @@ import jax.numpy as jnp
 from stseg_jax import models
 from stseg_jax import train_state
 from stseg_jax.data.labels import IGNORE_LABEL
+from stseg_jax.data.pseudo import filters
 
 
 def with_ema(state):
@@ -52,13 +56,33 @@ def ema_update(ema, variables, decay, step):
   return jax.tree.map(lambda t, s: d * t + (1 - d) * s, ema, variables)
 
 
-def teacher_labels(model, ema, images, valid, threshold):
-  """The teacher's class per pixel where its probability is >= `threshold` and
-  the pixel is `valid` (not crop padding), else IGNORE_LABEL; and that mask."""
+def teacher_labels(model, ema, images, valid, threshold, class_keep_fraction=0.0):
+  """The teacher's class per pixel where the pixel is `valid` (an unlabeled
+  crop's, not padding) and its probability is >= `threshold` or, with
+  `class_keep_fraction`, among that top fraction of the valid pixels of its
+  class (`class_floors`); else IGNORE_LABEL. Returns (labels, that mask)."""
   logits = model.apply(ema, images, train=False)['logits']
   probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
-  kept = valid & (jnp.max(probs, axis=-1) >= threshold)
-  return jnp.where(kept, jnp.argmax(probs, axis=-1), IGNORE_LABEL).astype(jnp.uint8), kept
+  confidence, classes = jnp.max(probs, axis=-1), jnp.argmax(probs, axis=-1)
+  keep = confidence >= threshold
+  if class_keep_fraction:
+    level = confidence_levels(confidence)
+    keep |= level >= class_floors(classes, level, valid, probs.shape[-1], class_keep_fraction)[classes]
+  kept = valid & keep
+  return jnp.where(kept, classes, IGNORE_LABEL).astype(jnp.uint8), kept
+
+
+def confidence_levels(confidence):
+  """Probabilities as the offline labels store them: levels 0..255 (multiples of 1/255)."""
+  return jnp.round(confidence * 255).astype(jnp.int32)
+
+
+def class_floors(classes, levels, counted, num_classes, keep_fraction):
+  """Per class, the lowest confidence level of its top `keep_fraction` among the
+  `counted` pixels the teacher gives it (the offline filter's rule, filters.py)."""
+  counts = jnp.zeros((num_classes, 256), jnp.int32).at[classes, levels].add(
+      counted.astype(jnp.int32))
+  return filters.floor_levels(counts, keep_fraction, jnp)
 
 
 def cutmix_masks(rng, rows, height, width, prob):
@@ -105,18 +129,18 @@ def student_batch(model, ema, batch, pseudo, rng):
   where a dataset has them, never reach the step. `pseudo`: config.pseudo.
   """
   unlabeled = batch['second'] > 0
+  per_row = unlabeled[:, None, None]
   weak = models.normalize(batch['image'], model.dtype)
-  valid = batch['label'] != IGNORE_LABEL
-  labels, kept = teacher_labels(model, ema, weak, valid, pseudo.online_threshold)
+  valid = (batch['label'] != IGNORE_LABEL) & per_row
+  labels, kept = teacher_labels(model, ema, weak, valid, pseudo.online_threshold,
+                                pseudo.get('online_class_keep_fraction', 0.0))
   partner, box = cutmix_masks(rng, unlabeled, *batch['label'].shape[1:3],
                               pseudo.augment.cutmix_prob)
   strong = paste(models.normalize(batch['strong'], model.dtype), partner, box)
   labels = paste(labels, partner, box)
-  per_row = unlabeled[:, None, None]
   images = jnp.where(per_row[..., None], strong, weak)
   labels = jnp.where(per_row, labels, batch['label'])
   # The share of the unlabeled crops' pixels the teacher labels: how much of
   # the unlabeled data the threshold lets through, over training.
-  kept_fraction = (jnp.sum(kept & per_row) /
-                   jnp.maximum(jnp.sum(valid & per_row), 1)).astype(jnp.float32)
+  kept_fraction = (jnp.sum(kept) / jnp.maximum(jnp.sum(valid), 1)).astype(jnp.float32)
   return images, labels, {'online_kept_fraction': kept_fraction}

@@ -75,6 +75,35 @@ def test_teacher_labels_keep_confident_valid_pixels_only():
   assert labels.tolist() == [[[IGNORE_LABEL, 0, 1]]]
 
 
+def test_class_balanced_selection_keeps_each_classs_most_confident_half_too():
+  # softmax([a, 0]): a = 4 -> class 0 at 0.982 (level 250); a = 1 -> class 0 at 0.731 (186);
+  # a = -1, -0.5, -0.405 -> class 1 at 0.731 (186), 0.622 (159), 0.600 (153).
+  logits = np.array([[[4.0, 0.0], [-1.0, 0.0], [-0.5, 0.0], [-0.405, 0.0], [1.0, 0.0]]],
+                    np.float32)
+  model, images = _FixedLogits(logits), jnp.zeros((1, 1, 5, 3))
+  valid = jnp.ones((1, 1, 5), bool)
+  # Class 0's top half of 2 pixels is its 0.982 one; class 1's of 3 (2 pixels) reaches 0.622.
+  labels, _ = online.teacher_labels(model, {}, images, valid, 0.95, class_keep_fraction=0.5)
+  assert labels.tolist() == [[[0, 1, 1, IGNORE_LABEL, IGNORE_LABEL]]]
+  in_step = jax.jit(lambda v: online.teacher_labels(model, {}, images, v, 0.95, 0.5)[0])
+  assert in_step(valid).tolist() == labels.tolist()  # as the compiled train step runs it
+  assert online.teacher_labels(model, {}, images, valid, 0.95)[0].tolist() == [
+      [[0] + [IGNORE_LABEL] * 4]]  # without it: the threshold alone
+  # Only valid pixels count: without the 0.731 one, class 1's top half is its 0.622 one.
+  valid = jnp.array([[[True, False, True, True, True]]])
+  labels, _ = online.teacher_labels(model, {}, images, valid, 0.95, class_keep_fraction=0.5)
+  assert labels.tolist() == [[[0, IGNORE_LABEL, 1, IGNORE_LABEL, IGNORE_LABEL]]]
+
+
+def test_class_floors_by_hand():
+  classes = jnp.array([0, 0, 0, 0, 1, 1])
+  levels = jnp.array([255, 255, 255, 128, 200, 100])
+  counted = jnp.array([True, True, True, True, True, False])
+  # Class 0: top half of 4 is 2 pixels, reached at 255 (three there); class 1: its one
+  # counted pixel; class 2: none.
+  np.testing.assert_array_equal(online.class_floors(classes, levels, counted, 3, 0.5), [255, 200, 0])
+
+
 def test_cutmix_pairs_each_flagged_row_with_the_next_flagged_one():
   rows = jnp.array([True, False, True, True])
   partner, mask = online.cutmix_masks(jax.random.key(0), rows, 8, 8, prob=1.0)
@@ -218,4 +247,10 @@ def test_the_sweeps_online_variant_is_a_valid_online_student(tmp_path):
   assert 'pseudo_label' not in workflow and 'control' not in workflow
   student = workflow['student'].config
   assert student.pseudo.online and student.train.num_epochs == 300
+  assert student.pseudo.online_class_keep_fraction == 0.0
   config_check._check_online(student.pseudo)  # pylint: disable=protected-access
+  c = camvid_fraction_sweep.get_config('online_balanced')
+  variant = ablation.variant_config(c, c.ablation.variants.online_balanced, 'online_balanced')
+  balanced = stages.student_config(variant, '/labels').pseudo
+  assert balanced.online and balanced.online_class_keep_fraction == 0.5
+  assert balanced.online_threshold == student.pseudo.online_threshold

@@ -32,19 +32,20 @@ def confidence_histograms(records, num_classes):
   return counts
 
 
-def _floor_levels(counts, keep_fraction):
+def floor_levels(counts, keep_fraction, xp=np):
   """Per class, the lowest confidence level whose pixels at or above it make its
-  top `keep_fraction` (a class without pixels: 0)."""
-  above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # pixels at or above each level
+  top `keep_fraction` (a class without pixels: 0), from (classes, 256) level
+  counts. `xp`: numpy here, jax.numpy inside online self-training's step."""
+  above = xp.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # pixels at or above each level
   totals = above[:, 0]
-  reached = above >= np.ceil(keep_fraction * totals)[:, None]
-  return np.where(totals > 0, 255 - np.argmax(reached[:, ::-1], axis=1), 0)
+  reached = above >= xp.ceil(keep_fraction * totals)[:, None]
+  return xp.where(totals > 0, 255 - xp.argmax(reached[:, ::-1], axis=1), 0)
 
 
 def class_thresholds(records, num_classes, keep_fraction):
   """Per class, the confidence above which its top `keep_fraction` of pixels lie
   (a class without pixels gets 0)."""
-  levels = _floor_levels(confidence_histograms(records, num_classes), keep_fraction)
+  levels = floor_levels(confidence_histograms(records, num_classes), keep_fraction)
   return levels.astype(np.float32) / 255
 
 
@@ -52,7 +53,7 @@ def class_keep_shares(records, num_classes, keep_fraction):
   """Per class, the share of its pixels `class_keep(keep_fraction)` keeps (at least
   `keep_fraction`: pixels tied at the floor's level are kept together)."""
   counts = confidence_histograms(records, num_classes)
-  levels = _floor_levels(counts, keep_fraction)
+  levels = floor_levels(counts, keep_fraction)
   above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]
   kept = above[np.arange(num_classes), levels]
   return np.where(above[:, 0] > 0, kept / np.maximum(above[:, 0], 1), 0.0)
