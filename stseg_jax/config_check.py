@@ -84,9 +84,7 @@ def _check_online(pseudo):
              'soft': 'its labels are hard', 'strong_augment': 'it makes its own strong views',
              **{field: 'online_threshold chooses its pixels'
                 for field, _ in filters.FILTERS.values()}}
-  for key, why in clashes.items():
-    if pseudo.get(key):  # .get: a field a saved config predates
-      raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.online ({why})')
+  _refuse_clashes(pseudo, clashes, 'online')
   for key in ('online_threshold', 'online_class_keep_fraction'):
     if not 0.0 <= pseudo.get(key, 0.0) <= 1.0:
       raise errors.ConfigError(f'config.pseudo.{key}: must be in [0, 1]')
@@ -99,10 +97,14 @@ def _check_unlabeled_truth(pseudo):
   clashes = {'dir': 'it reads the true labels instead', 'duplicate_real': 'another second stream',
              'online': 'another second stream', 'soft': 'true labels are hard',
              **{field: 'true labels have no confidence' for field, _ in filters.FILTERS.values()}}
+  _refuse_clashes(pseudo, clashes, 'unlabeled_truth')
+
+
+def _refuse_clashes(pseudo, clashes, mode):
+  """ConfigError naming the first field of `clashes` ({field: why}) set beside pseudo.`mode`."""
   for key, why in clashes.items():
-    if pseudo.get(key):
-      raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.unlabeled_truth '
-                               f'({why})')
+    if pseudo.get(key):  # .get: a field a saved config predates
+      raise errors.ConfigError(f'config.pseudo.{key}: not with config.pseudo.{mode} ({why})')
 
 
 # Sections whose fields are a model's own options (models.create checks them),
