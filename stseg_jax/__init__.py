@@ -36,7 +36,7 @@ Training:
   checkpoints.py    orbax checkpoints: resume, damage, quarantine, load_variables
   workdir.py        a run's folder and reliability: one job per workdir, saved
                     config, resume checks, preemption exit code, whole-file
-                    writes; preemption.py (SIGTERM), profiler.py (traces)
+                    writes; preemption.py (SIGTERM, Ctrl-C), profiler.py (traces)
   stages.py         the workflow as data: stages(config, workdir) -> [Stage]
   gates.py          is the teacher in the regime self-training helps?
   config_check.py   config validation up front; errors.py: ConfigError, DataError

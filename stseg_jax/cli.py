@@ -54,18 +54,30 @@ class _OwnRecordsFilter(logging_std.Filter):
     return True
 
 
-def _quiet_closed_loop_errors(excepthook):
-  """sys.excepthook without tensorstore's "Event loop is closed" tracebacks.
+def _is_closed_loop_error(value):
+  return isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'
+
+
+def _quiet_closed_loop_errors():
+  """sys.excepthook and sys.unraisablehook without tensorstore's "Event loop is
+  closed" tracebacks.
 
   When a checkpoint write fails (a full disk), each pending tensorstore
   callback prints one, from its own threads, before orbax reports the error
-  the job then stops on in one line.
+  the job then stops on in one line; a callback that runs as the loop's owner
+  is torn down reaches unraisablehook instead ("Exception ignored in").
   """
-  def hook(kind, value, tb):
-    if kind is RuntimeError and str(value) == 'Event loop is closed':
-      return
-    excepthook(kind, value, tb)
-  return hook
+  excepthook, unraisablehook = sys.excepthook, sys.unraisablehook
+
+  def on_exception(kind, value, tb):
+    if not _is_closed_loop_error(value):
+      excepthook(kind, value, tb)
+
+  def on_unraisable(unraisable):
+    if not _is_closed_loop_error(unraisable.exc_value):
+      unraisablehook(unraisable)
+
+  sys.excepthook, sys.unraisablehook = on_exception, on_unraisable
 
 
 def _quiet_libraries():
@@ -86,7 +98,7 @@ def run(job, workdir_help, required=()):
     del argv
     if flags.FLAGS.verbosity < 1:
       _quiet_libraries()
-      sys.excepthook = _quiet_closed_loop_errors(sys.excepthook)
+      _quiet_closed_loop_errors()
     config_file = _config_file(sys.argv)
     try:
       config = flags.FLAGS.config

@@ -89,6 +89,22 @@ def test_sigterm_checkpoints_exits_cleanly_and_resumes_exactly(tmp_path, straigh
   assert relative_error(resumed, straight) <= 1e-6
 
 
+def test_ctrl_c_checkpoints_at_a_step_end_exits_130_and_resumes_exactly(tmp_path, straight):
+  workdir = str(tmp_path / 'interrupted')
+  proc = _train_cli(workdir)
+  _wait_for_logged_steps(workdir, 3, proc)
+  proc.send_signal(signal.SIGINT)
+  log, _ = proc.communicate(timeout=300)
+  assert proc.returncode == 130, log[-3000:]
+  assert 'interrupted (Ctrl-C)' in log and 'Traceback' not in log
+  step, _ = _restored_params(workdir)
+  assert 3 <= step < 40
+  _finish(workdir)
+  step, resumed = _restored_params(workdir)
+  assert step == 40
+  assert relative_error(resumed, straight) <= 1e-6
+
+
 def test_kill_9_at_a_random_step_then_resume(tmp_path, straight):
   """SIGKILL gives no chance to save: the run resumes from the last checkpoint
   orbax finished (a save cut short leaves only a temporary folder behind)."""
