@@ -72,31 +72,20 @@ def _finish(workdir, *extra):
   return log
 
 
-def test_sigterm_checkpoints_exits_cleanly_and_resumes_exactly(tmp_path, straight):
-  workdir = str(tmp_path / 'preempted')
+@pytest.mark.parametrize('signum, status, line', [
+    # Not 0: a scheduler must tell a preempted job from a finished one.
+    (signal.SIGTERM, workdir_lib.EXIT_PREEMPTED, 'stopped: SIGTERM: '),
+    (signal.SIGINT, 130, 'interrupted (Ctrl-C)'),
+], ids=['sigterm', 'ctrl_c'])
+def test_stop_signal_checkpoints_at_a_step_end_and_resumes_exactly(tmp_path, straight, signum,
+                                                                   status, line):
+  workdir = str(tmp_path / 'stopped')
   proc = _train_cli(workdir)
   _wait_for_logged_steps(workdir, 3, proc)
-  proc.send_signal(signal.SIGTERM)
+  proc.send_signal(signum)
   log, _ = proc.communicate(timeout=300)
-  # Not 0: a scheduler must tell a preempted job from a finished one.
-  assert proc.returncode == workdir_lib.EXIT_PREEMPTED, log[-3000:]
-  assert 'stopped: SIGTERM: ' in log and 'rerun the same command to resume' in log
-  step, _ = _restored_params(workdir)
-  assert 3 <= step < 40
-  _finish(workdir)
-  step, resumed = _restored_params(workdir)
-  assert step == 40
-  assert relative_error(resumed, straight) <= 1e-6
-
-
-def test_ctrl_c_checkpoints_at_a_step_end_exits_130_and_resumes_exactly(tmp_path, straight):
-  workdir = str(tmp_path / 'interrupted')
-  proc = _train_cli(workdir)
-  _wait_for_logged_steps(workdir, 3, proc)
-  proc.send_signal(signal.SIGINT)
-  log, _ = proc.communicate(timeout=300)
-  assert proc.returncode == 130, log[-3000:]
-  assert 'interrupted (Ctrl-C)' in log and 'Traceback' not in log
+  assert proc.returncode == status, log[-3000:]
+  assert line in log and 'rerun the same command' in log and 'Traceback' not in log
   step, _ = _restored_params(workdir)
   assert 3 <= step < 40
   _finish(workdir)
