@@ -219,10 +219,9 @@ def _train_and_evaluate(config, workdir):
       if step % config.checkpoint_every == 0 or step == end_step or preempted:
         _check_finite(metrics, step)  # never checkpoint NaN parameters
         checkpoints.save(mngr, state)
-      if preemption.interrupted:
-        raise KeyboardInterrupt()  # checkpointed above: exits 130
-      if preempted:
-        raise workdir_lib.Preempted.at_step(workdir, step, total_steps)
+      if preempted:  # checkpointed above; Ctrl-C exits 130, SIGTERM EXIT_PREEMPTED
+        raise (KeyboardInterrupt() if preemption.interrupted
+               else workdir_lib.Preempted.at_step(workdir, step, total_steps))
     preemption.restore()  # no step left to end at: a signal acts at once again
     if preemption.interrupted:  # during the last step, after its check
       raise KeyboardInterrupt()
