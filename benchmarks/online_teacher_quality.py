@@ -9,7 +9,10 @@ every image of the run's unlabeled split whole at scale 1 (the weak view
 without its random crop), and scores against that split's own truth, which the
 run never read: per class, IoU and the share of the truth's pixels kept, for
 all pixels and for those at >= `pseudo.online_threshold` confidence (what the
-student is taught), plus pixel accuracy and mIoU.
+student is taught), plus pixel accuracy and mIoU. With
+`pseudo.online_class_keep_fraction` the kept set is the train step's rule
+(`online.teacher_labels`) applied to one whole image at a time, where the step
+applies it to a batch of crops: the per-class floors are the image's.
 """
 import argparse
 import json
@@ -27,6 +30,7 @@ from stseg_jax import checkpoints  # pylint: disable=wrong-import-position
 from stseg_jax import inference
 from stseg_jax import metrics
 from stseg_jax import models
+from stseg_jax import online
 from stseg_jax import sharding
 from stseg_jax import workdir as workdir_lib
 from stseg_jax.data import sources
@@ -45,25 +49,36 @@ def restore(workdir, step, mesh):
   return state, step
 
 
-def score(model, variables, source, threshold, num_classes):
-  """Confusion matrices of all pixels and of the confident ones, over the source."""
-  predict = jax.jit(lambda v, x: jax.nn.softmax(
-      inference.predict_logits(model, v, x).astype(jnp.float32), axis=-1))
+def score(model, variables, source, threshold, class_keep_fraction, num_classes):
+  """Confusion matrices of all pixels and of the kept ones, over the source."""
+
+  @jax.jit
+  def predict(v, x):
+    probs = jax.nn.softmax(inference.predict_logits(model, v, x).astype(jnp.float32), axis=-1)
+    confidence, classes = probs.max(-1), probs.argmax(-1)
+    keep = confidence >= threshold
+    if class_keep_fraction:
+      level = online.confidence_levels(confidence)
+      floors = online.class_floors(classes, level, jnp.ones_like(keep), num_classes,
+                                   class_keep_fraction)
+      keep |= level >= floors[classes]
+    return classes, keep
+
   every = np.zeros((num_classes, num_classes), np.int64)
   kept = np.zeros_like(every)
   for i in range(len(source)):
     item = source[i]
-    probs = np.asarray(predict(variables, jnp.asarray(item['image'][None])))[0]
-    pred, confident = probs.argmax(-1), probs.max(-1) >= threshold
+    pred, keep = (np.asarray(a)[0] for a in
+                       predict(variables, jnp.asarray(item['image'][None])))
     every += np.asarray(metrics.confusion_matrix(pred, item['label'], num_classes))
     kept += np.asarray(metrics.confusion_matrix(
-        pred, np.where(confident, item['label'], IGNORE_LABEL), num_classes))
+        pred, np.where(keep, item['label'], IGNORE_LABEL), num_classes))
   return every, kept
 
 
 def summary(every, kept, class_names):
   out = {}
-  for name, cm in (('all', every), ('confident', kept)):
+  for name, cm in (('all', every), ('kept', kept)):
     s = metrics.summarize(cm, class_names)
     out[name] = {'miou': s['miou'], 'pixel_accuracy': s['pixel_accuracy'],
                  'per_class_iou': s['per_class_iou']}
@@ -86,17 +101,19 @@ def main():
   source = sources.open_source(sources.unlabeled_data_config(config.data, config.unlabeled),
                                config.unlabeled.split)
   model = models.from_config(config.model, source.num_classes)
+  class_keep_fraction = config.pseudo.get('online_class_keep_fraction', 0.0)
   result = {'workdir': args.workdir, 'step': step, 'images': len(source),
-            'threshold': config.pseudo.online_threshold}
+            'threshold': config.pseudo.online_threshold,
+            'class_keep_fraction': class_keep_fraction}
   for name, variables in (('teacher', state['ema']),
                           ('student', {'params': state['params'],
                                        'batch_stats': state['batch_stats']})):
     every, kept = score(model, variables, source, config.pseudo.online_threshold,
-                        source.num_classes)
+                        class_keep_fraction, source.num_classes)
     result[name] = summary(every, kept, source.class_names)
     print(f"{name}: mIoU {100 * result[name]['all']['miou']:.1f} on all pixels, "
-          f"{100 * result[name]['confident']['miou']:.1f} on the "
-          f"{100 * result[name]['kept_fraction']:.1f}% at >= {result['threshold']}", flush=True)
+          f"{100 * result[name]['kept']['miou']:.1f} on the "
+          f"{100 * result[name]['kept_fraction']:.1f}% kept", flush=True)
   if args.json:
     with open(args.json, 'w') as f:
       json.dump(result, f, indent=1)
