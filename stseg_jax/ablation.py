@@ -110,8 +110,9 @@ def _label_quality(config, labels_dir):
           'centroids': quality['centroids']}
 
 
-def run_seed(config, variants, seed, seed_dir, oracle_dir=None):
-  """One seed's self-training run and its variants; {run: scores}, gates, label quality."""
+def run_seed(config, seed, seed_dir, oracle_dir=None):
+  """One seed's self-training run and its variants; {run: scores}, gates, label quality.
+  A variant is the seed's run (its seed, labeled fraction and split) with its overrides."""
   base = config.copy_and_resolve_references()
   base.seed = seed
   if config.ablation.get('seed_splits'):  # a seed draws its own labeled frames too
@@ -123,11 +124,9 @@ def run_seed(config, variants, seed, seed_dir, oracle_dir=None):
   out = {'runs': {name: _scores(report, name) for name in REPORT_RUNS if name in report},
          'gates': report.get('gates')}
   quality = config.ablation.get('pseudo_quality')
-  for name, variant in variants.items():
-    variant = variant.copy_and_resolve_references()
-    variant.seed, variant.data.split_seed = seed, base.data.split_seed
+  for name, overrides in config.ablation.variants.items():
+    variant = variant_config(base, overrides, name)
     variant_dir = os.path.join(seed_dir, name)
-    overrides = config.ablation.variants[name]
     link_shared_stages(seed_dir, variant_dir, overrides)
     out['runs'][name] = _scores(self_train.run(variant, variant_dir), 'student')
     if quality and own_labels(overrides):
@@ -187,8 +186,8 @@ def _earlier_results(workdir):
 
 def run(config, workdir):
   config_check.validate(config)
-  variants = {name: variant_config(config, overrides, name)
-              for name, overrides in config.ablation.variants.items()}
+  for name, overrides in config.ablation.variants.items():
+    variant_config(config, overrides, name)  # a bad override fails now, not after a teacher
   labeled_fractions = tuple(config.ablation.get('labeled_fractions', ()))
   fresh = {}  # (fraction key, seed): (fraction, this command's results)
   for fraction in labeled_fractions or (None,):
@@ -201,7 +200,7 @@ def run(config, workdir):
     for seed in config.ablation.seeds:
       oracle = os.path.join(workdir, f'seed_{seed}', 'oracle') if fraction is not None else None
       fresh[key, str(seed)] = fraction, run_seed(
-          at_fraction, variants, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle)
+          at_fraction, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle)
   # Read only now: another command in this workdir (another seed or variant) may
   # have written its results while this one trained.
   result = _with(_earlier_results(workdir), config.ablation.variants.to_dict(), fresh,

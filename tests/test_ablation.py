@@ -1,9 +1,11 @@
 """The ablation's summaries by hand: fraction folders, means over seeds, differences paired by
-seed, and the gates judged on a split of their own."""
+seed, the gates judged on a split of their own, and variants at the fraction they run."""
 import json
+import os
 
 import pytest
 
+from configs import camvid_fraction_sweep
 from configs import tiny
 from stseg_jax import ablation
 from stseg_jax import gates
@@ -79,3 +81,31 @@ def test_results_merge_with_what_another_command_wrote_meanwhile():
   assert at['seeds']['0']['command'] == 'b' and at['seeds']['0']['earlier_commands'] == ['a']
   assert at['miou']['teacher']['seeds'] == ['0', '2']
   assert at['paired']['miou']['ceiling - control']['values'] == pytest.approx([0.12])
+
+
+def test_every_variant_runs_at_the_fraction_and_seed_of_the_teacher_it_shares(tmp_path,
+                                                                            monkeypatch):
+  # The bug this guards against: variants were built once from the config as
+  # loaded (its own labeled fraction), so at another fraction a variant trained
+  # on more labeled frames than the teacher and control beside it.
+  config = camvid_fraction_sweep.get_config('online_balanced')
+  config.ablation.labeled_fractions = (1 / 16,)
+  config.ablation.seeds = (2,)
+  config.ablation.pseudo_quality = False
+  assert config.data.labeled_fraction != 1 / 16
+  ran = {}
+
+  def fake_run(run_config, workdir):
+    ran[os.path.relpath(workdir, tmp_path)] = run_config
+    scores = {'miou': 0.5, 'per_class_iou': {}}
+    return {'teacher': scores, 'student': scores, 'control': scores}
+
+  monkeypatch.setattr(ablation.self_train, 'run', fake_run)
+  ablation.run(config, str(tmp_path))
+  assert set(ran) == {'labeled_1_16/seed_2/self_train', 'labeled_1_16/seed_2/online_balanced'}
+  for run_config in ran.values():
+    assert run_config.data.labeled_fraction == 1 / 16
+    assert run_config.seed == run_config.data.split_seed == 2
+  variant = ran['labeled_1_16/seed_2/online_balanced']
+  assert variant.self_training.mode == 'online'
+  assert variant.student.pseudo.online_class_keep_fraction == 0.5
