@@ -68,8 +68,8 @@ def score(model, variables, source, threshold, class_keep_fraction, num_classes)
   kept = np.zeros_like(every)
   for i in range(len(source)):
     item = source[i]
-    pred, keep = (np.asarray(a)[0] for a in
-                       predict(variables, jnp.asarray(item['image'][None])))
+    pred, keep = (np.asarray(a)[0]
+                  for a in predict(variables, jnp.asarray(item['image'][None])))
     every += np.asarray(metrics.confusion_matrix(pred, item['label'], num_classes))
     kept += np.asarray(metrics.confusion_matrix(
         pred, np.where(keep, item['label'], IGNORE_LABEL), num_classes))
