@@ -46,7 +46,9 @@ if [ "${1:-}" = --dry-run ]; then dry_run=1; shift; fi
 job="${1:?usage: launch/local.sh [--dry-run] <job|test> [args]}"
 shift
 if [ "$job" = test ]; then
-  pytest=("$VENV/bin/python" -m pytest -q)
+  # A passed test's tmp_path is deleted as it ends: the config twins write checkpoints
+  # of the full-size models (280 MB each, 7 GB a run), and pytest keeps three runs'.
+  pytest=("$VENV/bin/python" -m pytest -q -o tmp_path_retention_policy=failed)
   if [ $# -eq 0 ]; then
     # A worker that crashes fails the run at once (a restarted one can leave it waiting).
     cmd=("${pytest[@]}" -n "${STSEG_TEST_WORKERS:-2}" --dist loadscope --max-worker-restart=0

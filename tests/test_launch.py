@@ -24,11 +24,12 @@ def test_local_runs_the_job_module_in_the_venv():
 
 def test_local_test_command_is_pytest_on_tests():
   shared, alone = _dry_run('launch/local.sh', '--dry-run', 'test')
-  assert shared[1:] == ['-m', 'pytest', '-q', '-n', '2', '--dist', 'loadscope', '--max-worker-restart=0',
-                        '-m', 'not alone', 'tests']
-  assert alone[1:] == ['-m', 'pytest', '-q', '-m', 'alone', 'tests']
+  keep_failed = ['-o', 'tmp_path_retention_policy=failed']
+  assert shared[1:] == ['-m', 'pytest', '-q', *keep_failed, '-n', '2', '--dist', 'loadscope',
+                        '--max-worker-restart=0', '-m', 'not alone', 'tests']
+  assert alone[1:] == ['-m', 'pytest', '-q', *keep_failed, '-m', 'alone', 'tests']
   [one] = _dry_run('launch/local.sh', '--dry-run', 'test', 'tests/test_launch.py')
-  assert one[1:] == ['-m', 'pytest', '-q', 'tests/test_launch.py']
+  assert one[1:] == ['-m', 'pytest', '-q', *keep_failed, 'tests/test_launch.py']
 
 
 def test_multihost_adds_the_distributed_flags():
