@@ -11,7 +11,7 @@ run never read: per class, IoU and the share of the truth's pixels kept, for
 all pixels and for those at >= `pseudo.online_threshold` confidence (what the
 student is taught), plus pixel accuracy and mIoU. With
 `pseudo.online_class_keep_fraction` the kept set is the train step's rule
-(`online.teacher_labels`) applied to one whole image at a time, where the step
+(`online.keep_mask`) applied to one whole image at a time, where the step
 applies it to a batch of crops: the per-class floors are the image's.
 """
 import argparse
@@ -55,14 +55,8 @@ def score(model, variables, source, threshold, class_keep_fraction, num_classes)
   @jax.jit
   def predict(v, x):
     probs = jax.nn.softmax(inference.predict_logits(model, v, x).astype(jnp.float32), axis=-1)
-    confidence, classes = probs.max(-1), probs.argmax(-1)
-    keep = confidence >= threshold
-    if class_keep_fraction:
-      level = online.confidence_levels(confidence)
-      floors = online.class_floors(classes, level, jnp.ones_like(keep), num_classes,
-                                   class_keep_fraction)
-      keep |= level >= floors[classes]
-    return classes, keep
+    return online.keep_mask(probs, jnp.ones(probs.shape[:-1], bool), threshold,
+                            class_keep_fraction)
 
   every = np.zeros((num_classes, num_classes), np.int64)
   kept = np.zeros_like(every)

@@ -57,19 +57,25 @@ def ema_update(ema, variables, decay, step):
 
 
 def teacher_labels(model, ema, images, valid, threshold, class_keep_fraction=0.0):
-  """The teacher's class per pixel where the pixel is `valid` (an unlabeled
-  crop's, not padding) and its probability is >= `threshold` or, with
-  `class_keep_fraction`, among that top fraction of the valid pixels of its
-  class (`class_floors`); else IGNORE_LABEL. Returns (labels, that mask)."""
+  """The EMA teacher's class per pixel where `keep_mask` keeps it, else
+  IGNORE_LABEL. Returns (labels, that mask)."""
   logits = model.apply(ema, images, train=False)['logits']
   probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+  classes, kept = keep_mask(probs, valid, threshold, class_keep_fraction)
+  return jnp.where(kept, classes, IGNORE_LABEL).astype(jnp.uint8), kept
+
+
+def keep_mask(probs, valid, threshold, class_keep_fraction=0.0):
+  """The argmax class per pixel, and which pixels keep it: `valid` ones (an
+  unlabeled crop's, not padding) whose probability is >= `threshold` or, with
+  `class_keep_fraction`, among that top fraction of the valid pixels of their
+  class (`class_floors`)."""
   confidence, classes = jnp.max(probs, axis=-1), jnp.argmax(probs, axis=-1)
   keep = confidence >= threshold
   if class_keep_fraction:
     level = confidence_levels(confidence)
     keep |= level >= class_floors(classes, level, valid, probs.shape[-1], class_keep_fraction)[classes]
-  kept = valid & keep
-  return jnp.where(kept, classes, IGNORE_LABEL).astype(jnp.uint8), kept
+  return classes, valid & keep
 
 
 def confidence_levels(confidence):
