@@ -118,11 +118,12 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step(tmp_path):
                                         sum(1 for _ in open(metrics)) >= 3):
     time.sleep(0.05)
   procs[1][0].send_signal(signal.SIGTERM)
-  logs = []
-  for proc, _ in procs:
-    log, _ = proc.communicate(timeout=300)
-    assert proc.returncode == workdir_lib.EXIT_PREEMPTED, log[-3000:]
-    logs.append(log)
+  logs = [proc.communicate(timeout=300)[0] for proc, _ in procs]
+  # Both logs on a failure: one process's error (a collective the other never
+  # joined) is explained by where the other one was.
+  assert [proc.returncode for proc, _ in procs] == [workdir_lib.EXIT_PREEMPTED] * 2, '\n'.join(
+      f'--- process {i}, exit {proc.returncode}:\n{log[-2500:]}'
+      for i, ((proc, _), log) in enumerate(zip(procs, logs)))
   stops = [int(log.split('checkpointed at step ')[1].split(' ')[0]) for log in logs]
   assert stops[0] == stops[1] and 3 <= stops[0] < 200, stops
   assert sorted(int(d) for d in os.listdir(os.path.join(workdir, 'checkpoints'))
