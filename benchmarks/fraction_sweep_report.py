@@ -99,8 +99,9 @@ def plot(result, path):
         lo.append(100 * (s['mean'] - min(s['values'])))
         hi.append(100 * (max(s['values']) - s['mean']))
     if xs:
-      seeds = max(len(at['test_miou'][run]['values']) for at in ats if run in at['test_miou'])
-      ax.errorbar(xs, ys, yerr=[lo, hi], marker='o', capsize=3, label=f'{label}, {seeds} seed(s)',
+      seeds = '/'.join(str(len(at['test_miou'][run]['values']))
+                       for at in ats if run in at.get('test_miou', {}))
+      ax.errorbar(xs, ys, yerr=[lo, hi], marker='o', capsize=3, label=f'{label}, seeds {seeds}',
                   linestyle='--' if run == 'oracle' else '-')
   ax.set_xscale('log', base=2)
   ax.set_xticks([at['labeled_fraction'] for at in ats])
