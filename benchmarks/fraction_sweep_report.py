@@ -1,10 +1,12 @@
 """The labeled-fraction sweep as the field reports it: test mIoU against the labeled fraction.
 
-  .venv/bin/python benchmarks/fraction_sweep_report.py DIR/ablation.json \
+  .venv/bin/python benchmarks/fraction_sweep_report.py DIR/ablation.json [MORE.json ...] \
       --json=benchmarks/cpu2_camvid_fraction_sweep.json --plot=benchmarks/cpu2_camvid_fraction_sweep.png
 
 Reads the ablation.json of `stseg_jax.ablation --config=configs/camvid_fraction_sweep.py`
-and writes (1) the JSON with, per fraction, a mechanism table: per class, the
+(several: their runs merge, so a sweep continued in a new workdir adds to the
+JSON an earlier one wrote; the same run of a fraction and seed in two files is
+an error) and writes (1) the JSON with, per fraction, a mechanism table: per class, the
 pseudo labels' IoU against the unlabeled frames' truth (all pixels, and those
 the student keeps) beside the student's and the plain student's change of
 test IoU over the teacher and over the control, per seed and in the mean;
@@ -79,6 +81,34 @@ def paired(at):
     if having:
       out[f'{run} - {base}'] = ablation.summary(
           [r[run]['test_miou'] - r[base]['test_miou'] for r in having.values()], list(having))
+  return out
+
+
+def merge(named):
+  """One ablation.json of [(path, content)]: fractions, seeds and runs together."""
+  out = {'variants': {}, 'fractions': {}}
+  for path, result in named:
+    out['variants'].update(result.get('variants', {}))
+    for key, at in result['fractions'].items():
+      into = out['fractions'].setdefault(
+          key, {'labeled_fraction': at.get('labeled_fraction'), 'seeds': {}})
+      for seed, entry in at['seeds'].items():
+        earlier = into['seeds'].get(seed)
+        if earlier is None:
+          into['seeds'][seed] = entry
+          continue
+        repeated = sorted(set(earlier['runs']) & set(entry['runs']))
+        if repeated:
+          raise ValueError(f'{path}: {key} seed {seed} repeats run(s) {", ".join(repeated)} '
+                           'of an earlier file')
+        commands = earlier.get('earlier_commands', []) + [earlier['command']]
+        into['seeds'][seed] = {
+            **earlier, **entry, 'runs': {**earlier['runs'], **entry['runs']},
+            'earlier_commands': commands + entry.get('earlier_commands', []),
+            'variant_pseudo_quality': {**earlier.get('variant_pseudo_quality', {}),
+                                       **entry.get('variant_pseudo_quality', {})}}
+    for at in out['fractions'].values():
+      at['seeds'] = dict(sorted(at['seeds'].items(), key=lambda kv: int(kv[0])))
   return out
 
 
@@ -157,12 +187,18 @@ def markdown(result):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('ablation_json')
+  parser.add_argument('ablation_json', nargs='+')
   parser.add_argument('--json', default='')
   parser.add_argument('--plot', default='')
   args = parser.parse_args()
-  with open(args.ablation_json) as f:
-    result = json.load(f)
+  named = []
+  for path in args.ablation_json:
+    with open(path) as f:
+      named.append((path, json.load(f)))
+  try:
+    result = merge(named)
+  except ValueError as e:
+    sys.exit(f'fraction_sweep_report: {e}')
   for at in result['fractions'].values():
     at.update(ablation.over_seeds(at['seeds']))  # whichever code version wrote the file
     at['paired_test'] = paired(at)

@@ -60,3 +60,31 @@ def test_the_command_writes_the_json_and_prints_only_columns_with_data(tmp_path)
   written = json.load(open(tmp_path / 'sweep.json'))['fractions']['labeled_1_16']
   assert written['test_miou']['teacher']['values'] == pytest.approx([0.30, 0.32])
   assert written['mechanism']['seeds'] == 2
+
+
+def test_several_files_merge_their_runs_and_a_repeated_run_is_an_error(tmp_path):
+  earlier = _ablation()
+  later = {'variants': {'ceiling': {}}, 'fractions': {
+      'labeled_1_16': {'labeled_fraction': 0.0625, 'seeds': {
+          '2': {'command': 'later', 'runs': {'ceiling': _run(0.36, 0.80, 0.40)}}}},
+      'labeled_1_8': {'labeled_fraction': 0.125, 'seeds': {
+          '0': {'command': 'later', 'runs': {'teacher': _run(0.36, 0.8, 0.4)}}}}}}
+  earlier['fractions']['labeled_1_16']['seeds']['2']['command'] = 'earlier'
+  merged = report.merge([('a.json', earlier), ('b.json', later)])
+  seed2 = merged['fractions']['labeled_1_16']['seeds']['2']
+  assert sorted(seed2['runs']) == ['ceiling', 'control', 'student', 'teacher']
+  assert seed2['command'] == 'later' and seed2['earlier_commands'] == ['earlier']
+  assert report.paired(merged['fractions']['labeled_1_16'])['ceiling - control']['values'] == (
+      pytest.approx([0.03, 0.05]))
+  assert list(merged['fractions']) == ['labeled_1_16', 'labeled_1_8']
+
+  paths = []
+  for name, content in (('a.json', earlier), ('b.json', earlier)):
+    (tmp_path / name).write_text(json.dumps(content))
+    paths.append(str(tmp_path / name))
+  run = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'fraction_sweep_report.py'),
+                        *paths], capture_output=True, text=True, cwd=tmp_path)
+  assert run.returncode != 0
+  assert run.stderr.strip().splitlines()[-1] == (
+      f'fraction_sweep_report: {paths[1]}: labeled_1_16 seed 0 repeats run(s) '
+      'ceiling, control, student, teacher of an earlier file')
