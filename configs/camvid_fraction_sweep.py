@@ -43,6 +43,9 @@ from scratch, crop 224, batch 8, every run scored on val and on test
            control at 7:1
   `ablation.pseudo_quality` scores the labels against the unlabeled frames' truth.
 
+`--config.ablation.only='("thresholds", "multiscale_labels")'` runs those variants of
+the group alone (with the teacher, labels and students they share).
+
 About 1.6 hours per fraction and seed on a 2-core CPU (teacher 13 min, the three
 students 27 min each), plus 13 min per seed for the oracle. Stages skip when
 complete: run one fraction at a time, then add seeds.
@@ -75,6 +78,7 @@ def get_config(arg=''):
       'seeds': (0,),
       'seed_splits': True,  # a seed is a split and an initialisation
       'pseudo_quality': True,
+      'only': (),  # names of some variants to run (e.g. '("thresholds",)'); () = all
       'variants': {
           'plain': {'student': {'pseudo': {'strong_augment': False, 'class_keep_fraction': 0.0}},
                     'self_training': {'duplicate_real_control': False}},

@@ -7,8 +7,8 @@ own split, in DIR itself) and each seed of `ablation.seeds` (with
 `ablation.seed_splits`, the seed draws the labeled frames too),
 DIR/labeled_<f>/seed_<s>/self_train/ is the whole self-training run
 (stseg_jax.self_train: teacher, gates, pseudo labels, student, control). Each
-variant of `ablation.variants` ({name: overrides of the student's fields})
-runs in .../seed_<s>/<name>/ on links to that run's teacher and pseudo labels,
+variant of `ablation.variants` ({name: overrides of the student's fields};
+`ablation.only`, where a config has it, picks some by name) runs in .../seed_<s>/<name>/ on links to that run's teacher and pseudo labels,
 so those are made once and every variant is compared with the same teacher (a
 variant that changes the labelling recipe, `pseudo_label`, labels again).
 The oracle (every label of self_training.oracle_split) does not depend on the
@@ -57,6 +57,17 @@ def variant_config(config, overrides, name):
         f'config.ablation.variants.{name}: overrides {bad}; only {VARIANT_SECTIONS} can change '
         'while the teacher is shared')
   return stages.merged(config, overrides)
+
+
+def chosen_variants(ablation_config):
+  """{name: overrides} of the variants to run: all, or those `ablation.only` names."""
+  variants = dict(ablation_config.variants.items())
+  only = tuple(ablation_config.get('only', ()))
+  unknown = [name for name in only if name not in variants]
+  if unknown:
+    raise errors.ConfigError(f'config.ablation.only: {unknown} are not among the variants '
+                             f'{sorted(variants)}')
+  return {name: v for name, v in variants.items() if not only or name in only}
 
 
 def _link(target, link):
@@ -124,7 +135,7 @@ def run_seed(config, seed, seed_dir, oracle_dir=None):
   out = {'runs': {name: _scores(report, name) for name in REPORT_RUNS if name in report},
          'gates': report.get('gates')}
   quality = config.ablation.get('pseudo_quality')
-  for name, overrides in config.ablation.variants.items():
+  for name, overrides in chosen_variants(config.ablation).items():
     variant = variant_config(base, overrides, name)
     variant_dir = os.path.join(seed_dir, name)
     link_shared_stages(seed_dir, variant_dir, overrides)
@@ -186,7 +197,7 @@ def _earlier_results(workdir):
 
 def run(config, workdir):
   config_check.validate(config)
-  for name, overrides in config.ablation.variants.items():
+  for name, overrides in chosen_variants(config.ablation).items():
     variant_config(config, overrides, name)  # a bad override fails now, not after a teacher
   labeled_fractions = tuple(config.ablation.get('labeled_fractions', ()))
   fresh = {}  # (fraction key, seed): (fraction, this command's results)
@@ -203,7 +214,8 @@ def run(config, workdir):
           at_fraction, seed, os.path.join(fraction_dir, f'seed_{seed}'), oracle)
   # Read only now: another command in this workdir (another seed or variant) may
   # have written its results while this one trained.
-  result = _with(_earlier_results(workdir), config.ablation.variants.to_dict(), fresh,
+  variants = {name: v.to_dict() for name, v in chosen_variants(config.ablation).items()}
+  result = _with(_earlier_results(workdir), variants, fresh,
                  ' '.join(sys.argv))
   if jax.process_index() == 0:
     workdir_lib.write_json(os.path.join(workdir, 'ablation.json'), result, indent=2)

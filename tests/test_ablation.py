@@ -8,6 +8,7 @@ import pytest
 from configs import camvid_fraction_sweep
 from configs import tiny
 from stseg_jax import ablation
+from stseg_jax import errors
 from stseg_jax import gates
 
 
@@ -110,3 +111,30 @@ def test_every_variant_runs_at_the_fraction_and_seed_of_the_teacher_it_shares(tm
   variant = ran['labeled_1_16/seed_2/online_balanced']
   assert variant.self_training.mode == 'online'
   assert variant.student.pseudo.online_class_keep_fraction == 0.5
+
+
+def test_only_runs_the_variants_it_names_and_an_unknown_name_fails_first(tmp_path, monkeypatch):
+  config = camvid_fraction_sweep.get_config('controls')
+  config.ablation.labeled_fractions = (1 / 16,)
+  config.ablation.pseudo_quality = False
+  config.data.root = str(tmp_path)  # no data is read: every run is faked
+  ran = []
+
+  def fake_run(run_config, workdir):
+    ran.append(os.path.relpath(workdir, tmp_path))
+    scores = {'miou': 0.5, 'per_class_iou': {}}
+    return {'teacher': scores, 'student': scores, 'control': scores}
+
+  monkeypatch.setattr(ablation.self_train, 'run', fake_run)
+  config.ablation.only = ('thresholds', 'nope')
+  with pytest.raises(errors.ConfigError, match=r"config.ablation.only: \['nope'\]"):
+    ablation.run(config, str(tmp_path))
+  assert not ran
+  config.ablation.only = ('thresholds',)
+  result = ablation.run(config, str(tmp_path))
+  assert ran == ['labeled_1_16/seed_0/self_train', 'labeled_1_16/seed_0/thresholds']
+  assert list(result['variants']) == ['thresholds']
+  # Overrides merge field by field: the student's other pseudo fields stay.
+  pseudo = ablation.variant_config(config, ablation.chosen_variants(config.ablation)['thresholds'],
+                                   'thresholds').student.pseudo
+  assert pseudo.strong_augment is False and pseudo.ratio == 1.0
