@@ -8,8 +8,9 @@ own split, in DIR itself) and each seed of `ablation.seeds` (with
 DIR/labeled_<f>/seed_<s>/self_train/ is the whole self-training run
 (stseg_jax.self_train: teacher, gates, pseudo labels, student, control). Each
 variant of `ablation.variants` ({name: overrides of the student's fields};
-`ablation.only`, where a config has it, picks some by name) runs in .../seed_<s>/<name>/ on links to that run's teacher and pseudo labels,
-so those are made once and every variant is compared with the same teacher (a
+`ablation.only`, where a config has it, picks some by name) runs in
+.../seed_<s>/<name>/ on links to that run's teacher and pseudo labels, so
+those are made once and every variant is compared with the same teacher (a
 variant that changes the labelling recipe, `pseudo_label`, labels again).
 The oracle (every label of self_training.oracle_split) does not depend on the
 fraction: one per seed in DIR/seed_<s>/oracle, linked into every fraction.
