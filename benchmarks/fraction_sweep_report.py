@@ -107,8 +107,11 @@ def merge(named):
             'earlier_commands': commands + entry.get('earlier_commands', []),
             'variant_pseudo_quality': {**earlier.get('variant_pseudo_quality', {}),
                                        **entry.get('variant_pseudo_quality', {})}}
-    for at in out['fractions'].values():
-      at['seeds'] = dict(sorted(at['seeds'].items(), key=lambda kv: int(kv[0])))
+  for at in out['fractions'].values():
+    at['seeds'] = dict(sorted(at['seeds'].items(), key=lambda kv: int(kv[0])))
+  # Fewest labels first; a run at the config's own split ('as_configured') last.
+  order = lambda kv: (kv[1]['labeled_fraction'] is None, kv[1]['labeled_fraction'] or 0)
+  out['fractions'] = dict(sorted(out['fractions'].items(), key=order))
   return out
 
 
@@ -118,7 +121,7 @@ def plot(result, path):
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   ats = sorted((at for at in result['fractions'].values() if at.get('labeled_fraction')),
                key=lambda at: at['labeled_fraction'])
-  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  fig, ax = plt.subplots(figsize=(9.6, 4.4))
   for run, label in LINES:
     xs, ys, lo, hi = [], [], [], []
     for at in ats:
@@ -140,7 +143,7 @@ def plot(result, path):
   ax.set_ylabel('test mIoU (%)')
   ax.set_title('CamVid self-training, Fast-SCNN from scratch, 240x320')
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1))  # off the lines
   fig.tight_layout()
   fig.savefig(path, dpi=120)
 

@@ -76,7 +76,9 @@ def test_several_files_merge_their_runs_and_a_repeated_run_is_an_error(tmp_path)
   assert seed2['command'] == 'later' and seed2['earlier_commands'] == ['earlier']
   assert report.paired(merged['fractions']['labeled_1_16'])['ceiling - control']['values'] == (
       pytest.approx([0.03, 0.05]))
-  assert list(merged['fractions']) == ['labeled_1_16', 'labeled_1_8']
+  assert list(merged['fractions']) == ['labeled_1_16', 'labeled_1_8']  # by fraction
+  assert list(report.merge([('b.json', later), ('a.json', earlier)])['fractions']) == [
+      'labeled_1_16', 'labeled_1_8']
 
   paths = []
   for name, content in (('a.json', earlier), ('b.json', earlier)):
