@@ -5,15 +5,16 @@
 
 Reads the ablation.json of `stseg_jax.ablation --config=configs/camvid_fraction_sweep.py`
 (several: their runs merge, so a sweep continued in a new workdir adds to the
-JSON an earlier one wrote; the same run of a fraction and seed in two files is
-an error) and writes (1) the JSON with, per fraction, a mechanism table: per class, the
-pseudo labels' IoU against the unlabeled frames' truth (all pixels, and those
-the student keeps) beside the student's and the plain student's change of
-test IoU over the teacher and over the control, per seed and in the mean;
-(2) a plot of test mIoU (mean over seeds, bars: min..max) for teacher,
-plain student, controlled student, online student, duplicate-real control,
-truth ceiling and oracle; (3) the same as markdown on stdout. Means and
-paired differences are recomputed from the per-seed results (stseg_jax.ablation).
+JSON an earlier one wrote; the same run of a fraction and seed in two files
+is an error) and writes (1) the JSON with, per fraction, a mechanism table:
+per class, the pseudo labels' IoU against the unlabeled frames' truth (all
+pixels, and those the student keeps) beside the student's and the plain
+student's change of test IoU over the teacher and over the control, per seed
+and in the mean; (2) a plot of test mIoU (mean over seeds, bars: min..max)
+for teacher, plain student, controlled student, online student,
+duplicate-real control, truth ceiling and oracle; (3) the same as markdown on
+stdout. Means and paired differences are recomputed from the per-seed
+results (stseg_jax.ablation).
 """
 import argparse
 import json
