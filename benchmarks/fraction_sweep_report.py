@@ -105,9 +105,11 @@ def merge(named):
         commands = earlier.get('earlier_commands', []) + [earlier['command']]
         into['seeds'][seed] = {
             **earlier, **entry, 'runs': {**earlier['runs'], **entry['runs']},
-            'earlier_commands': commands + entry.get('earlier_commands', []),
-            'variant_pseudo_quality': {**earlier.get('variant_pseudo_quality', {}),
-                                       **entry.get('variant_pseudo_quality', {})}}
+            'earlier_commands': commands + entry.get('earlier_commands', [])}
+        labels = {**earlier.get('variant_pseudo_quality', {}),
+                  **entry.get('variant_pseudo_quality', {})}
+        if labels:
+          into['seeds'][seed]['variant_pseudo_quality'] = labels
   for at in out['fractions'].values():
     at['seeds'] = dict(sorted(at['seeds'].items(), key=lambda kv: int(kv[0])))
   # Fewest labels first; a run at the config's own split ('as_configured') last.

@@ -74,6 +74,7 @@ def test_several_files_merge_their_runs_and_a_repeated_run_is_an_error(tmp_path)
   seed2 = merged['fractions']['labeled_1_16']['seeds']['2']
   assert sorted(seed2['runs']) == ['ceiling', 'control', 'student', 'teacher']
   assert seed2['command'] == 'later' and seed2['earlier_commands'] == ['earlier']
+  assert 'variant_pseudo_quality' not in seed2  # neither file has a variant's own labels
   assert report.paired(merged['fractions']['labeled_1_16'])['ceiling - control']['values'] == (
       pytest.approx([0.03, 0.05]))
   assert list(merged['fractions']) == ['labeled_1_16', 'labeled_1_8']  # by fraction
