@@ -39,6 +39,15 @@ def plateau(curve):
   return 100 * (last_third[-1] - last_third[0])
 
 
+def complete(workdir, with_oracle):
+  """Whether WORKDIR/gates.json holds every gate: a run first made without its
+  oracle (self_training.oracle_split='') and resumed with one is judged again."""
+  path = epath.Path(workdir) / 'gates.json'
+  if not path.exists():
+    return False
+  return not with_oracle or 'oracle_minus_teacher_points' in json.loads(path.read_text())
+
+
 def check(config, workdir, teacher_dir, miou_on, oracle_dir=None):
   """The gates of the teacher in `teacher_dir`; a dict, also WORKDIR/gates.json.
 

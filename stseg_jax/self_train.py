@@ -118,7 +118,7 @@ def _run_stage(stage, workdir):
     return _stage(stage.name, stage.path, lambda: pseudo_label.run(stage.config, stage.path, teacher),
                   stage.config, UNREAD_BY[stage.kind])
   inputs = dict(stage.inputs)
-  if not (epath.Path(workdir) / 'gates.json').exists():
+  if not gates.complete(workdir, with_oracle='oracle' in inputs):
     miou_on = lambda run_dir, split: evaluate.evaluate_checkpoint(
         evaluate.on_split(stage.config, split), run_dir, reuse=True)['miou']
     gates.check(stage.config, workdir, inputs['teacher'], miou_on, inputs.get('oracle'))

@@ -67,6 +67,19 @@ def test_the_gates_compare_teacher_and_oracle_on_the_gate_split(tmp_path):
   assert json.load(open(tmp_path / 'gates.json')) == result
 
 
+def test_gates_made_without_the_oracle_are_incomplete_once_it_exists(tmp_path):
+  config = tiny.get_config()
+  teacher = tmp_path / 'teacher'
+  teacher.mkdir()
+  (teacher / 'metrics.jsonl').write_text(json.dumps({'step': 100, 'eval_miou': 0.3}) + '\n')
+  assert not gates.complete(str(tmp_path), with_oracle=False)  # no gates.json yet
+  gates.check(config, str(tmp_path), str(teacher), lambda run, split: 0.3)
+  assert gates.complete(str(tmp_path), with_oracle=False)
+  assert not gates.complete(str(tmp_path), with_oracle=True)
+  gates.check(config, str(tmp_path), str(teacher), lambda run, split: 0.3, str(tmp_path / 'oracle'))
+  assert gates.complete(str(tmp_path), with_oracle=True)
+
+
 def test_results_merge_with_what_another_command_wrote_meanwhile():
   earlier = {'variants': {'online': {'x': 1}},
              'fractions': {'labeled_1_16': {'labeled_fraction': 0.0625, 'seeds': {
