@@ -40,8 +40,9 @@ LINES = (('teacher', 'teacher (labeled frames only)'), ('plain', 'plain student 
 CHANGES = (('student', 'teacher'), ('student', 'control'), ('plain', 'teacher'),
            ('online', 'control'), ('ceiling', 'control'), ('thresholds', 'plain'),
            ('strong', 'plain'), ('multiscale_labels', 'plain'), ('student', 'random_drop'),
-           ('ratio_7', 'ratio_7_control'), ('online_balanced', 'control'),
-           ('online_balanced', 'online'))
+           ('ratio_7', 'ratio_7_control'), ('online', 'teacher'), ('online_balanced', 'teacher'),
+           ('online_balanced', 'control'), ('online_balanced', 'online'),
+           ('online_balanced', 'student'))
 
 
 def _mean(values):
